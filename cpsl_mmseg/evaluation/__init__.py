@@ -1,0 +1,2 @@
+"""evaluation."""
+from .subset_iou_metric import SubsetIoUMetric  # noqa: F401

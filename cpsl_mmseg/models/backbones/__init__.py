@@ -1,0 +1,4 @@
+"""backbones: offline-pretrained backbones for CPU experiments."""
+from .efficientnet_lite import EfficientNetLite0
+
+__all__ = ['EfficientNetLite0']

@@ -1,0 +1,4 @@
+"""Segmentors."""
+from .cpsl import CPSL
+
+__all__ = ['CPSL']

@@ -1,0 +1,137 @@
+"""Write the soft pseudo labels P_ST of every target training image (Alg. 1, line 1).
+
+    python tools/generate_pseudo_labels.py CPSL_CONFIG WARMUP_CHECKPOINT [--out DIR]
+    torchrun --nproc_per_node=N tools/generate_pseudo_labels.py ... --launcher pytorch
+
+The network is the config's ``model.segmentor`` (or ``model`` for a plain
+EncoderDecoder config) loaded strictly from WARMUP_CHECKPOINT; the images are those
+of ``train_dataloader.dataset.target`` (a UDADataset config), read without
+augmentation. Each map is the softmax at the network's output stride, quantised as
+described in ``cpsl_mmseg/datasets/pseudo_label_io.py``; the default output
+directory is the ``pseudo_label_dir`` of the target pipeline's
+``LoadSoftPseudoLabel``, so training reads exactly what this tool wrote.
+
+Resumable: images whose map already exists and reads back with the right class
+count are skipped (``--overwrite`` redoes them). Under torchrun each rank writes
+its own shard of the images.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import get_dist_info, init_dist
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.utils import ProgressBar
+from mmseg.registry import DATASETS, MODELS
+
+import cpsl_mmseg  # noqa: F401
+from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
+                                                 pseudo_label_path,
+                                                 save_soft_pseudo_label)
+from cpsl_mmseg.utils.launch import finish_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='CPSL (or plain segmentor) config')
+    parser.add_argument('checkpoint', help='warm-up model checkpoint')
+    parser.add_argument('--out', help='output directory (default: the '
+                        'pseudo_label_dir of the target pipeline)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='recompute maps that already exist')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def target_dataset_cfg(cfg: Config) -> dict:
+    dataset = cfg.train_dataloader.dataset
+    if dataset.get('type') == 'UDADataset':
+        return dataset.target
+    if 'pseudo_label_dataset' in cfg:
+        return cfg.pseudo_label_dataset
+    raise KeyError(f'{cfg.filename}: no target dataset: expected '
+                   'train_dataloader.dataset of type UDADataset (or a '
+                   'pseudo_label_dataset entry)')
+
+
+def default_output_dir(target_cfg: dict) -> str:
+    for step in target_cfg.get('pipeline', []):
+        if step.get('type') == 'LoadSoftPseudoLabel':
+            return step['pseudo_label_dir']
+    raise KeyError('no --out given and the target pipeline has no '
+                   'LoadSoftPseudoLabel with a pseudo_label_dir')
+
+
+def build_network(cfg: Config, checkpoint: str) -> torch.nn.Module:
+    model_cfg = cfg.model.segmentor if cfg.model.get(
+        'type') == 'CPSL' else cfg.model
+    model_cfg = dict(model_cfg)
+    if model_cfg.get('data_preprocessor') is None:
+        model_cfg['data_preprocessor'] = cfg.model.get('data_preprocessor')
+    model = MODELS.build(model_cfg)
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'warm-up checkpoint not found: {checkpoint}')
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                    revise_keys=[(r'^module\.', '')])
+    return model.eval()
+
+
+@torch.no_grad()
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    if args.launcher != 'none':
+        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available()
+                  else 'gloo')
+    rank, world_size = get_dist_info()
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+
+    target_cfg = dict(target_dataset_cfg(cfg))
+    out_dir = args.out or default_output_dir(target_cfg)
+    target_cfg['pipeline'] = [
+        dict(type='LoadImageFromFile'),
+        dict(type='PackSegInputs')
+    ]
+    dataset = DATASETS.build(target_cfg)
+    model = build_network(cfg, args.checkpoint).to(device)
+    num_classes = model.decode_head.num_classes
+
+    todo = []
+    for idx in range(rank, len(dataset), world_size):
+        path = pseudo_label_path(out_dir, dataset.get_data_info(idx)['img_path'])
+        if args.overwrite or not is_valid_soft_pseudo_label(path, num_classes):
+            todo.append(idx)
+    print(f'[rank {rank}] {len(todo)} of the shard\'s images to do, '
+          f'writing to {out_dir}')
+    progress = ProgressBar(len(todo)) if rank == 0 else None
+    for idx in todo:
+        batch = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
+        logits = model.decode_head(model.extract_feat(batch['inputs']))
+        path = pseudo_label_path(out_dir, batch['data_samples'][0].img_path)
+        save_soft_pseudo_label(path, logits[0].float().softmax(dim=0))
+        if progress is not None:
+            progress.update()
+    if rank == 0:
+        with open(osp.join(out_dir, 'pseudo_labels_meta.json'), 'w') as f:
+            json.dump(dict(checkpoint=osp.abspath(args.checkpoint),
+                           config=osp.abspath(args.config),
+                           num_classes=num_classes,
+                           num_images=len(dataset)), f, indent=1)
+        print(f'\nP_ST maps in {out_dir}')
+    finish_distributed()
+
+
+if __name__ == '__main__':
+    main()

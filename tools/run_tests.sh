@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the test suite in .venv (create it first with: bash tools/setup.sh).
+# Extra arguments go to pytest, e.g.: bash tools/run_tests.sh -k sinkhorn -x
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+if [ ! -x .venv/bin/python ]; then
+    echo "no .venv/ here: run 'bash tools/setup.sh' first" >&2
+    exit 2
+fi
+# Keep BLAS/OpenMP from oversubscribing the cores when tests start subprocesses.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+exec .venv/bin/python -m pytest "$@"
