@@ -46,3 +46,47 @@ def run_tool():
     """``run_tool(['python', 'tools/train.py', ...])``: run, assert success, return
     the CompletedProcess (``python`` is replaced by the test interpreter)."""
     return _run_tool
+
+
+@pytest.fixture(scope='session')
+def smoke_uda_data(tmp_path_factory) -> dict:
+    """Source/target smoke domains plus stride-4 soft pseudo labels for the target
+    (a noisy softening of the true labels, standing in for a warm-up model)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from cpsl_mmseg.datasets.pseudo_label_io import (pseudo_label_path,
+                                                     save_soft_pseudo_label)
+    from cpsl_mmseg.datasets.smoke_shapes import write_smoke_dataset
+    root = tmp_path_factory.mktemp('smoke_uda')
+    source = write_smoke_dataset(str(root / 'source'), 8, 4, 64, 0, 'source')
+    target = write_smoke_dataset(str(root / 'target'), 8, 4, 64, 1, 'target')
+    pl_dir = root / 'target' / 'pseudo_labels'
+    rng = np.random.default_rng(0)
+    for label_file in sorted((root / 'target' / 'labels' / 'train').iterdir()):
+        label = cv2.imread(str(label_file), cv2.IMREAD_UNCHANGED)[::4, ::4]
+        logits = np.eye(3, dtype=np.float32)[label] * 2 + rng.normal(
+            0, 1, label.shape + (3, )).astype(np.float32)
+        probs = torch.from_numpy(logits).permute(2, 0, 1).softmax(0)
+        save_soft_pseudo_label(
+            pseudo_label_path(str(pl_dir), str(label_file)), probs)
+    return dict(source=source, target=target, pseudo_labels=str(pl_dir))
+
+
+def _uda_options(data: dict) -> list:
+    return [
+        f'train_dataloader.dataset.source.data_root={data["source"]}',
+        f'train_dataloader.dataset.target.data_root={data["target"]}',
+        'train_dataloader.dataset.target.pipeline.1.pseudo_label_dir='
+        f'{data["pseudo_labels"]}',
+        f'val_dataloader.dataset.data_root={data["target"]}',
+        f'test_dataloader.dataset.data_root={data["target"]}',
+    ]
+
+
+@pytest.fixture(scope='session')
+def uda_options():
+    """``uda_options(smoke_uda_data)``: --cfg-options pointing the smoke UDA
+    config at the generated data."""
+    return _uda_options

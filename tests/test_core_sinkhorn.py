@@ -101,11 +101,14 @@ def test_log_domain_path_computes_the_same_iterates():
     assert (scaled - logged).abs().max().item() < 1e-5
 
 
-def test_fallback_when_a_class_underflows_matches_float64():
-    # epsilon = 0.01 and one class 1.5 below every other score: exp(-150) underflows in
-    # fp32, so the scaling path must refuse and the log-domain path must answer.
+@pytest.mark.parametrize('shift', [1.5, 0.75])
+def test_fallback_when_a_class_underflows_matches_float64(shift):
+    # epsilon = 0.01 and one class far below every other score. shift 1.5: exp(-150) and
+    # below, the whole class underflows in fp32. shift 0.75: exponents -75 ... -135, a
+    # few entries stay normal floats but most are lost, which would bias that class's
+    # mass by ~1e-3. Either way the scaling path must refuse and the log domain answer.
     scores = cosine_scores(500, 6, seed=5) * 0.3
-    scores[:, 2] -= 1.5
+    scores[:, 2] -= shift
     prior = torch.tensor([0.3, 0.2, 0.1, 0.2, 0.1, 0.1])
     _, trusted = sinkhorn_module._scaling_path(scores, prior, 0.01, 3)
     assert not bool(trusted)

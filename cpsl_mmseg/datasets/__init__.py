@@ -1,5 +1,8 @@
 """Datasets and transforms (registered in mmseg's DATASETS and TRANSFORMS)."""
 from . import transforms  # noqa: F401
+from .gta5 import GTA5Dataset  # noqa: F401
+from .synthia import SynthiaDataset  # noqa: F401
+from .toy import ToyUDADataset  # noqa: F401
 from .uda_dataset import UDADataset
 
 __all__ = ['UDADataset']

@@ -393,8 +393,8 @@ def rasterize_labels(shapes: Sequence[Shape], height: int, width: int) -> np.nda
 # ---------------------------------------------------------------- source appearance
 # Flat "rendered" colours per part (RGB 0-255); one is picked per shape, then jittered.
 _FLAT_COLOURS: Dict[str, Sequence[Tuple[int, int, int]]] = {
-    'sky': ((90, 150, 225), (110, 165, 235)),
-    'skyline': ((150, 160, 180), (170, 170, 185)),
+    'sky': ((90, 150, 225), (110, 165, 235), (175, 200, 230)),  # incl. overcast
+    'skyline': ((135, 130, 140), (150, 140, 130)),
     'foliage': ((55, 130, 45), (75, 145, 50), (45, 110, 55)),
     'park': ((95, 150, 60), (80, 140, 55)),
     'road': ((85, 85, 92), (100, 98, 104)),

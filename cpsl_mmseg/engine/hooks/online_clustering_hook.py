@@ -58,14 +58,14 @@ class OnlineClusteringHook(Hook):
             prototypes, counts = compute_initial_statistics(
                 model, runner.train_dataloader, self.max_init_batches)
             model.initialize_statistics(prototypes, counts)
-        self._initial_prior = model.class_prior.get().detach().clone()
+        self._initial_prior = model.class_prior().detach().clone()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         model = unwrap(runner.model)
         model.momentum_update()
         model.update_class_prior()
-        prior = model.class_prior.get()
+        prior = model.class_prior()
         drift = 0.5 * (prior - self._initial_prior.to(prior)).abs().sum()
         runner.message_hub.update_scalar('train/prior_drift', float(drift))
         if getattr(model, 'use_self_labeling', False):

@@ -12,6 +12,19 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 
+def batch_norm_statistics(module: torch.nn.Module) -> List[str]:
+    """Names of BatchNorm running-statistics buffers: each rank keeps its own under
+    DDP without SyncBN (mmseg's default on CPU), so they may differ legitimately."""
+    names = []
+    for prefix, sub in module.named_modules():
+        if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm):
+            names += [
+                f'{prefix}.{b}' if prefix else b
+                for b, _ in sub.named_buffers(recurse=False)
+            ]
+    return names
+
+
 def state_digests(module: torch.nn.Module) -> Dict[str, str]:
     """SHA-256 of every tensor of ``module.state_dict()`` (exact bytes)."""
     digests = {}
@@ -28,11 +41,13 @@ def state_digests(module: torch.nn.Module) -> Dict[str, str]:
 class RankConsistencyHook(Hook):
     """After training (and every ``interval`` iterations if set), check that every
     rank holds bit-identical parameters and buffers (weights, EMA teacher, memory
-    bank, class prior, ...).
+    bank, class prior, ...), BatchNorm running statistics excepted (per-rank by
+    design without SyncBN).
 
-    Each rank writes ``rank{R}_state_digest.json`` (per-tensor SHA-256) into the work
-    dir; a mismatch raises ``RuntimeError`` naming the first differing tensors.
-    Single-process runs only write the file.
+    Each rank writes ``rank{R}_state_digest.json`` (per-tensor SHA-256 of the whole
+    state dict, and the list of rank-local BN keys) into the work dir; a mismatch
+    raises ``RuntimeError`` naming the first differing tensors. Single-process runs
+    only write the file.
 
     Args:
         interval: also check every ``interval`` training iterations (0 = only at the
@@ -56,15 +71,17 @@ class RankConsistencyHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         digests = state_digests(model)
+        rank_local = set(batch_norm_statistics(model))
         path = osp.join(runner.work_dir, f'rank{get_rank()}_state_digest.json')
         with open(path, 'w') as f:
-            json.dump(dict(iter=runner.iter, digests=digests), f, indent=1)
+            json.dump(dict(iter=runner.iter, digests=digests,
+                           rank_local=sorted(rank_local)), f, indent=1)
         if get_world_size() == 1 or not torch_dist.is_initialized():
             return
         gathered: List[Dict[str, str]] = all_gather_object(digests)
         differing = [
-            name for name in digests
-            if any(other.get(name) != digests[name] for other in gathered)
+            name for name in digests if name not in rank_local
+            and any(other.get(name) != digests[name] for other in gathered)
         ]
         if differing:
             raise RuntimeError(
@@ -72,4 +89,6 @@ class RankConsistencyHook(Hook):
                 f'{len(differing)} tensors, e.g. {differing[:5]}')
         runner.logger.info(
             f'RankConsistencyHook: {get_world_size()} ranks agree on all '
-            f'{len(digests)} state tensors at iteration {runner.iter}')
+            f'{len(digests) - len(rank_local)} shared state tensors at '
+            f'iteration {runner.iter} ({len(rank_local)} BN statistics are '
+            'per rank)')

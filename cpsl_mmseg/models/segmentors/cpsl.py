@@ -330,7 +330,7 @@ class CPSL(BaseSegmentor):
             scores = self.self_labeling_head.cosine_scores(
                 torch.cat([samples, bank]))
             assignments = distribution_aligned_sinkhorn(
-                scores, self.class_prior.get().to(scores),
+                scores, self.class_prior().to(scores),
                 **self.sinkhorn_cfg)[:samples.shape[0]]
         logits = self.self_labeling_head(samples)
         loss = self.loss_self_labeling(logits, assignments)
