@@ -93,7 +93,7 @@ def test_resume_restores_clustering_state_exactly(tmp_path, smoke_uda_data,
     for key in checked:
         torch.testing.assert_close(captured[key], saved[key], rtol=0, atol=0,
                                    msg=key)
-    assert int(saved['memory_bank.num_filled']) > 0
+    assert int(saved['memory_bank.fill_count']) > 0
     assert (work / 'iter_5.pth').is_file()
 
 
@@ -112,7 +112,7 @@ def test_two_process_gloo_ranks_share_bank_and_prior(tmp_path, smoke_uda_data,
         json.loads((work / f'rank{r}_state_digest.json').read_text())
         for r in (0, 1)
     ]
-    for key in ('memory_bank.features', 'memory_bank.num_filled',
+    for key in ('memory_bank.features', 'memory_bank.fill_count',
                 'class_prior.prior', 'teacher.decode_head.conv_seg.weight',
                 'self_labeling_head.momentum_prototypes'):
         assert ranks[0]['digests'][key] == ranks[1]['digests'][key], key

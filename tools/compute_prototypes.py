@@ -4,7 +4,7 @@ initial counts (Eq. 10) once, before CPSL training.
     python tools/compute_prototypes.py CPSL_CONFIG --out DIR/statistics.pth
 
 The CPSL model is built from the config (teacher = ``model.warmup_checkpoint``),
-and one pass over the target stream of the training dataloader accumulates the
+and one pass over the target dataset of the training ``UDADataset`` accumulates the
 teacher's L2-normalised features per class of Y_ST = argmax P_ST. Point the
 ``OnlineClusteringHook(init_file=...)`` of the training config at the output to
 skip that pass at the start of training.
@@ -16,12 +16,11 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
-from mmseg.registry import MODELS
+from mmseg.registry import DATASETS, MODELS
 
 import cpsl_mmseg  # noqa: F401
-from cpsl_mmseg.engine.hooks.online_clustering_hook import \
-    compute_initial_statistics
+from cpsl_mmseg.engine.hooks.online_clustering_hook import (
+    compute_initial_statistics, target_dataloader)
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,7 +43,8 @@ def main() -> None:
                          f'{cfg.model.get("type")}')
     model = MODELS.build(cfg.model)
     model.init_weights()
-    dataloader = Runner.build_dataloader(cfg.train_dataloader)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataloader = target_dataloader(dataset, cfg.train_dataloader.batch_size)
     prototypes, counts = compute_initial_statistics(model, dataloader,
                                                     args.max_batches)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -26,9 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-# The scaling path is trusted when every class sum and every sample sum lies above
-# 2**-100 times its scale: the fp32 kernel entries lost to underflow (< 2**-126 each)
-# then change no sum by more than 2**-26 relative.
+# Smallest trusted marginal sum relative to its scale (see _scaling_path).
 _SAFE_FRACTION = 2.0**-100
 # Rows per block of the blocked K^T u product (see _class_mass).
 _BLOCK_ROWS = 256
@@ -76,12 +74,18 @@ def _class_mass(kernel: Tensor, u: Tensor) -> Tensor:
 
 def _scaling_path(scores: Tensor, prior: Tensor, epsilon: float,
                   num_iters: int) -> tuple[Tensor, Tensor]:
-    """Sinkhorn iterations on the fp32 kernel; returns (plan (N, C), trusted flag)."""
+    """Sinkhorn iterations on the fp32 kernel; returns (plan (N, C), trusted flag).
+
+    The flag is a 0-dim bool tensor (no host sync inside the loop). It is True when
+    every class mass ``K^T u`` (with max u = 1) is at least ``N * 2**-100`` and every
+    sample mass ``K v`` at least ``2**-100 * sum(v)``: kernel entries lost to fp32
+    underflow (each below 2**-126) then move no marginal by more than 2**-26 relative.
+    """
     num_samples = scores.shape[0]
     # K = exp((s - max s) / eps) = exp2(s * scale - max s * scale), entries in (0, 1];
     # exp2 is markedly faster than exp on CPU, and add(alpha=) scales and shifts in one pass.
     scale = math.log2(math.e) / epsilon
-    offset = scores.max().float() * -scale
+    offset = scores.amax().float() * -scale
     if scores.dtype == torch.float32:
         plan = torch.add(offset, scores, alpha=scale)
     else:
@@ -93,14 +97,15 @@ def _scaling_path(scores: Tensor, prior: Tensor, epsilon: float,
     ok = torch.ones((), dtype=torch.bool, device=scores.device)
     for _ in range(num_iters):
         class_mass = _class_mass(plan, u)  # (C,) = K^T u
-        pass
+        ok &= ((class_mass >= num_samples * _SAFE_FRACTION) | ~positive).all()
         v = torch.where(positive, prior / class_mass, torch.zeros_like(prior))
-        sample_mass = torch.mv(plan, v)  # (N,) = K v
-        ok &= (sample_mass >= _SAFE_FRACTION * v.sum()).all()
-        u = sample_mass.min() / sample_mass  # 1 / (K v), rescaled so max(u) = 1
+        ok &= torch.isfinite(v).all()
+        sample_mass = torch.mm(plan, v.unsqueeze(1)).squeeze(1)  # (N,) = K v
+        smallest = sample_mass.min()
+        ok &= smallest >= _SAFE_FRACTION * v.sum()  # also False when NaN
+        u = smallest / sample_mass  # 1 / (K v), rescaled so max(u) = 1
     # Final sample normalisation: row n of the plan is K_n * v / (K_n . v).
-    plan.mul_(v).mul_(sample_mass.reciprocal().unsqueeze(1))
-    ok &= torch.isfinite(sample_mass).all() & torch.isfinite(v).all()
+    plan.mul_(v).mul_(sample_mass.reciprocal_().unsqueeze(1))
     return plan, ok
 
 
@@ -116,16 +121,21 @@ def _log_domain_path(scores: Tensor, prior: Tensor, epsilon: float, num_iters: i
     if not bool(torch.isfinite(scores).all()):
         raise ValueError('distribution_aligned_sinkhorn: scores contain NaN or inf')
     num_samples = scores.shape[0]
-    log_kernel = scores.to(torch.float32, copy=True).mul_(1.0 / epsilon)  # becomes the output
+    log_kernel = scores.to(torch.float32, copy=True).mul_(1.0 / epsilon)
     log_class_target = torch.log(prior * num_samples)  # -inf where the prior is 0
     work = torch.empty_like(log_kernel)
     f = torch.zeros(num_samples, dtype=torch.float32, device=scores.device)
-    for _ in range(num_iters):
+    for step in range(num_iters):
         torch.add(log_kernel, f.unsqueeze(1), out=work)
         g = log_class_target - _log_sum_exp_(work, dim=0)
         torch.add(log_kernel, g.unsqueeze(0), out=work)
-        f = -_log_sum_exp_(work, dim=1)
-    return log_kernel.add_(f.unsqueeze(1)).add_(g.unsqueeze(0)).exp_()
+        if step + 1 < num_iters:
+            f = -_log_sum_exp_(work, dim=1)
+    del log_kernel
+    # The last sample normalisation runs in the linear domain (a row softmax of
+    # log K + g), so rows sum to 1 to fp32 rounding even when exponents are huge.
+    work.sub_(work.amax(dim=1, keepdim=True)).exp_()
+    return work.div_(work.sum(dim=1, keepdim=True))
 
 
 @torch.no_grad()

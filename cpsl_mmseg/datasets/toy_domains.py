@@ -108,11 +108,11 @@ class LayoutStyle:
 
 
 SOURCE_LAYOUT = LayoutStyle(
-    horizon=(0.32, 0.44), vanish_x=(0.35, 0.65), road_half=(1.3, 2.4),
+    horizon=(0.32, 0.44), vanish_x=(0.35, 0.65), road_half=(1.5, 2.7),
     sidewalk=(0.6, 1.3), building_height=(2.0, 7.0), gap_prob=0.3, cars=3.0,
     persons=1.5, poles=2.0, sign_prob=0.5, trees=1.5, fence_prob=0.4, clutter=0.6)
 TARGET_LAYOUT = LayoutStyle(
-    horizon=(0.30, 0.42), vanish_x=(0.40, 0.60), road_half=(1.2, 2.3),
+    horizon=(0.30, 0.42), vanish_x=(0.40, 0.60), road_half=(1.4, 2.6),
     sidewalk=(0.7, 1.5), building_height=(2.0, 8.0), gap_prob=0.25, cars=2.5,
     persons=2.2, poles=2.5, sign_prob=0.5, trees=2.0, fence_prob=0.4, clutter=0.8)
 LAYOUTS: Dict[str, LayoutStyle] = dict(source=SOURCE_LAYOUT, target=TARGET_LAYOUT)
@@ -178,6 +178,7 @@ class _Canvas:
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """A depth drawn uniformly in log space: near and far objects both occur."""
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
@@ -253,6 +254,7 @@ def _facade(cv: _Canvas, rng: np.random.Generator, style: LayoutStyle, side: flo
 
 
 def _tree(cv: _Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape]:
+    """Trunk and elliptic crown standing at ground point (x, z); all vegetation."""
     trunk_w = rng.uniform(0.06, 0.1)
     trunk_h = rng.uniform(1.3, 2.2)
     rx, ry = rng.uniform(0.7, 1.4), rng.uniform(0.8, 1.5)
@@ -264,6 +266,7 @@ def _tree(cv: _Canvas, rng: np.random.Generator, x: float, z: float) -> List[Sha
 
 def _pole(cv: _Canvas, rng: np.random.Generator, x: float, z: float,
           side: float, sign: bool) -> List[Shape]:
+    """A thin pole at (x, z), with a small sign on its road side when ``sign``."""
     half = rng.uniform(0.035, 0.06)
     height = rng.uniform(2.5, 4.5)
     shapes = [Shape('pole', POLE, cv.box3d(x - half, x + half, 0.0, height, z))]
@@ -282,6 +285,7 @@ def _pole(cv: _Canvas, rng: np.random.Generator, x: float, z: float,
 
 
 def _person(cv: _Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape]:
+    """Legs, clothed torso and face of a pedestrian standing at (x, z)."""
     tall = rng.uniform(1.0, 1.25)
     half = rng.uniform(0.12, 0.17)
     s = cv.focal / z
@@ -313,6 +317,7 @@ def _car(cv: _Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shap
 
 
 def _fence(cv: _Canvas, rng: np.random.Generator, x: float) -> List[Shape]:
+    """A low fence in the plane X = x over a random depth range, with bars."""
     z0 = rng.uniform(3.5, 10.0)
     z1 = z0 + rng.uniform(5.0, 25.0)
     height = rng.uniform(0.5, 0.85)
@@ -323,6 +328,7 @@ def _fence(cv: _Canvas, rng: np.random.Generator, x: float) -> List[Shape]:
 
 
 def _clutter(cv: _Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape]:
+    """Unlabelled street furniture (a box marked 255) at (x, z)."""
     half, tall = rng.uniform(0.15, 0.35), rng.uniform(0.4, 0.9)
     return [Shape('clutter', IGNORE_INDEX, cv.box3d(x - half, x + half, 0.0, tall, z))]
 
@@ -444,6 +450,7 @@ def _paint_source(rng: np.random.Generator, part: str, h: int, w: int) -> np.nda
 
 # ------------------------------------------------------------------- photo content
 def _package_dir(module: str, requirement: str) -> Path:
+    """Install folder of a package, found without importing it."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
@@ -453,6 +460,7 @@ def _package_dir(module: str, requirement: str) -> Path:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) float32 RGB in 0..255 of a bundled image."""
     if not path.is_file():
         raise FileNotFoundError(f'bundled image {path} is missing from its package')
     with Image.open(path) as im:
@@ -572,6 +580,7 @@ def _crop(rng: np.random.Generator, image: np.ndarray, box: Tuple[int, int, int,
 
 def _paint_face(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
                 w: int) -> np.ndarray:
+    """(h, w, 3) a real face (LFW subset), tinted with a skin tone."""
     face = bank['faces'][int(rng.integers(len(bank['faces'])))]
     face = cv2.resize(face, (w, h), interpolation=cv2.INTER_AREA)
     skin = np.array([(225, 185, 155), (165, 120, 90)][int(rng.integers(2))], np.float32)
@@ -580,6 +589,7 @@ def _paint_face(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
 
 def _paint_sign(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
                 w: int) -> np.ndarray:
+    """(h, w, 3) a sign plate showing a real handwritten digit."""
     digit = bank['digits'][int(rng.integers(len(bank['digits'])))]
     glyph = cv2.resize(np.pad(digit, 1), (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
     plate, ink = [((235, 235, 225), (30, 30, 30)), ((235, 200, 50), (25, 25, 25)),
@@ -728,6 +738,7 @@ def _is_complete(root: Path, config: ToyConfig) -> bool:
 
 
 def _read_settings(meta_path: Path) -> Optional[dict]:
+    """``settings`` recorded in a meta.json, or None when unreadable."""
     try:
         return json.loads(meta_path.read_text()).get('settings')
     except (OSError, ValueError, AttributeError):

@@ -25,7 +25,10 @@ class UDADataPreProcessor(SegDataPreProcessor):
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         if 'source' not in data:
-            return super().forward(data, training)
+            plain = super().forward(data, training)
+            if plain['data_samples'] is not None:
+                self._pad_soft_labels(plain['data_samples'], plain['inputs'])
+            return plain
         source = super().forward(data['source'], training)
         target_data = data['target']
         target = super().forward(

@@ -2,11 +2,13 @@
 from typing import Optional
 
 import torch
+from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
+from torch.utils.data import DataLoader
 
 from ...models.utils.prototypes import PrototypeAccumulator
 
@@ -20,8 +22,8 @@ class OnlineClusteringHook(Hook):
     """Initialise and update CPSL's clustering state (Algorithm 1).
 
     * ``before_train``: unless the model's statistics were restored from a
-      checkpoint, one pass over the target stream of the training dataloader
-      computes the Eq. 7 prototypes (teacher features, Y_ST = argmax P_ST) and the
+      checkpoint, one pass over the target dataset of the training
+      ``UDADataset`` (each rank its shard, in order) computes the Eq. 7 prototypes (teacher features, Y_ST = argmax P_ST) and the
       Eq. 10 class counts, summed over ranks, and initialises the self-labeling
       head (both copies) and the class prior. ``init_file`` (written by
       ``tools/compute_prototypes.py``) skips that pass.
@@ -33,7 +35,7 @@ class OnlineClusteringHook(Hook):
         init_file: optional ``.pth`` with ``prototypes`` (C, D) and
             ``class_counts`` (C,).
         max_init_batches: cap on the batches of the initialisation pass (default:
-            one epoch of the source-indexed dataloader).
+            the whole target dataset).
     """
 
     priority = 'NORMAL'
@@ -55,8 +57,10 @@ class OnlineClusteringHook(Hook):
             model.initialize_statistics(stats['prototypes'],
                                         stats['class_counts'])
         else:
+            loader = target_dataloader(runner.train_dataloader.dataset,
+                                       runner.train_dataloader.batch_size)
             prototypes, counts = compute_initial_statistics(
-                model, runner.train_dataloader, self.max_init_batches)
+                model, loader, self.max_init_batches)
             model.initialize_statistics(prototypes, counts)
         self._initial_prior = model.class_prior().detach().clone()
 
@@ -93,10 +97,28 @@ def load_statistics(path: str, num_classes: int) -> dict:
     return stats
 
 
+def target_dataloader(dataset, batch_size: int) -> DataLoader:
+    """An in-order, rank-sharded loader over the target part of a ``UDADataset``.
+
+    (A separate loader: iterating the training loader here would disturb the
+    shared index generator of mmengine's ``InfiniteSampler``.)
+    """
+    target = getattr(dataset, 'target', None)
+    if target is None:
+        raise TypeError('OnlineClusteringHook needs train_dataloader.dataset to '
+                        f'be a UDADataset, got {type(dataset).__name__}')
+    return DataLoader(
+        target,
+        batch_size=batch_size,
+        sampler=DefaultSampler(target, shuffle=False),
+        collate_fn=pseudo_collate,
+        num_workers=0)
+
+
 @torch.no_grad()
 def compute_initial_statistics(model, dataloader,
                                max_batches: Optional[int] = None):
-    """Eq. 7 prototypes and Eq. 10 counts over the target stream of ``dataloader``.
+    """Eq. 7 prototypes and Eq. 10 counts over ``dataloader`` (target batches).
 
     Every rank walks its own shard; sums are all-reduced. Returns
     (prototypes (C, D), class_counts (C,)).
@@ -112,9 +134,8 @@ def compute_initial_statistics(model, dataloader,
         if step >= num_batches:
             break
         data = model.data_preprocessor(batch, True)
-        model.accumulate_initial_statistics(data['inputs']['target'],
-                                            data['data_samples']['target'],
-                                            accumulator)
+        model.accumulate_initial_statistics(data['inputs'],
+                                            data['data_samples'], accumulator)
         progress.update()
     print()
     model.train(was_training)

@@ -55,8 +55,9 @@ class CPSL(BaseSegmentor):
     Args:
         segmentor: config of the adapted network (an ``EncoderDecoder``: backbone,
             neck, decode head). Its decode head must end in ``cls_seg``.
-        data_preprocessor: defaults to the segmentor's preprocessor settings as a
-            ``UDADataPreProcessor``.
+        data_preprocessor: defaults to the segmentor's preprocessor settings; a
+            ``SegDataPreProcessor`` config becomes a ``UDADataPreProcessor`` with
+            the same arguments.
         self_labeling_head: ``SelfLabelingHead`` config (``feat_dim`` and
             ``num_classes`` are filled in); tau = 0.08 (Eq. 4).
         loss_target / loss_self_labeling / loss_consistency: loss configs for Eq. 2,
@@ -126,7 +127,12 @@ class CPSL(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         segmentor = copy.deepcopy(dict(segmentor))
         if data_preprocessor is None:
-            data_preprocessor = dict(segmentor.get('data_preprocessor') or {})
+            data_preprocessor = segmentor.get('data_preprocessor') or {}
+        data_preprocessor = dict(data_preprocessor)
+        if data_preprocessor.get('type', 'SegDataPreProcessor') in (
+                'SegDataPreProcessor', 'UDADataPreProcessor'):
+            # mmengine's Runner injects the config's top-level (mmseg)
+            # data_preprocessor; the paired-batch subclass takes the same args.
             data_preprocessor['type'] = 'UDADataPreProcessor'
         segmentor['data_preprocessor'] = None
         super().__init__(
@@ -371,8 +377,6 @@ class CPSL(BaseSegmentor):
         if self.use_self_labeling:
             samples = self.sample_features(features, labels)
             losses.update(self.self_labeling_loss(samples))
-            losses['sl.bank_fill'] = torch.tensor(
-                float(self.memory_bank.num_filled))
         losses.update(
             self.target_losses(inputs, data_samples, labels, teacher_logits,
                                padding))
