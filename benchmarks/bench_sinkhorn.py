@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+import tracemalloc
 
 THREADS = '1'
 if '--threads' in sys.argv:
@@ -58,26 +59,44 @@ def reference_loop(scores, prior, epsilon, num_iters):
     return (q * num_samples).t()
 
 
-def time_call(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def time_interleaved(fns, repeats):
+    """Median seconds per call of each fn, timed round-robin so that all of them see
+    the same machine load; also the median per-round ratio of each to the first."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    first = np.array(next(iter(times.values())))
+    medians = {name: float(np.median(t)) for name, t in times.items()}
+    ratios = {name: float(np.median(np.array(t) / first)) for name, t in times.items()}
+    return medians, ratios
 
 
-def peak_temporary_bytes(fn):
-    """Peak of live CPU allocations during fn, from the profiler's memory events."""
+def peak_live_bytes(fn):
+    """Peak of live CPU allocations made during fn (its output included).
+
+    Replays the profiler's allocation records (each op's self memory and the bare
+    ``[memory]`` records of frees) in time order.
+    """
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e for e in prof.events() if e.name == '[memory]'),
-                    key=lambda e: e.time_range.start)
     live = peak = 0
-    for event in events:
-        live += event.cpu_memory_usage
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        live += event.self_cpu_memory_usage
         peak = max(peak, live)
+    return peak
+
+
+def peak_numpy_bytes(fn):
+    """Peak of traced allocations during fn (numpy reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     return peak
 
 
@@ -107,11 +126,11 @@ def main():
         return sinkhorn_module._log_domain_path(scores, prior, EPSILON, NUM_ITERS)
 
     matrix_bytes = NUM_SAMPLES * NUM_CLASSES * 4
-    t_ours = time_call(ours, args.repeats)
-    t_pot = time_call(pot, args.repeats)
-    t_loop = time_call(loop, args.repeats)
-    t_log = time_call(log_domain, max(3, args.repeats // 5))
-    t_sum = time_call(lambda: torch.sum(scores), args.repeats * 5)
+    medians, ratios = time_interleaved(dict(ours=ours, pot=pot, loop=loop, log=log_domain),
+                                       args.repeats)
+    t_ours, t_pot, t_loop, t_log = (medians[k] for k in ('ours', 'pot', 'loop', 'log'))
+    # Bandwidth reference: a warm, tight loop of torch.sum (the most favourable case).
+    t_sum = time_interleaved(dict(sum=lambda: torch.sum(scores)), args.repeats * 10)[0]['sum']
 
     exact = torch.from_numpy(pot() * NUM_SAMPLES)  # float64, same 3 iterations
     exact_loop = reference_loop(scores.double(), prior.double(), EPSILON, NUM_ITERS)
@@ -121,39 +140,43 @@ def main():
     err_pot_vs_loop64 = (exact - exact_loop).abs().max().item()
     _, trusted = sinkhorn_module._scaling_path(scores, prior, EPSILON, NUM_ITERS)
 
-    peak_ours = peak_temporary_bytes(ours)
-    peak_loop = peak_temporary_bytes(loop)
-    peak_log = peak_temporary_bytes(log_domain)
+    peak_ours = peak_live_bytes(ours)
+    peak_loop = peak_live_bytes(loop)
+    peak_log = peak_live_bytes(log_domain)
+    peak_pot = peak_numpy_bytes(pot)
 
-    # Our scaling path streams the (N, C) fp32 matrix 16 times: read scores + write
-    # kernel, kernel *= 1/eps (r+w), exp2 (r+w), 3 x (K^T u read + K v read),
+    # Our scaling path streams the (N, C) fp32 matrix 15 times: max of scores (r),
+    # scale and shift into the kernel (r+w), exp2 (r+w), 3 x (K^T u read + K v read),
     # final column scaling (r+w) and row scaling (r+w).
-    passes = 16
+    passes = 15
     bandwidth_sum = matrix_bytes / t_sum
     bandwidth_ours = passes * matrix_bytes / t_ours
     floor_time = 2 * matrix_bytes / bandwidth_sum  # read scores once, write Q once
 
     print(f'Sinkhorn benchmark: N={NUM_SAMPLES}, C={NUM_CLASSES}, iters={NUM_ITERS}, '
           f'epsilon={EPSILON}, threads={args.threads} (torch and BLAS), '
-          f'median of {args.repeats} calls, torch {torch.__version__}, POT {ot.__version__}, '
+          f'median of {args.repeats} interleaved rounds, torch {torch.__version__}, POT {ot.__version__}, '
           f'numpy {np.__version__}')
     print(f'scaling path trusted (no log-domain fallback): {bool(trusted)}')
     print()
     print(f'{"implementation":<44}{"ms/call":>9}{"POT/this":>10}{"max|err| vs f64":>17}'
-          f'{"peak temp (NxC fp32)":>22}')
+          f'{"peak live (NxC fp32)":>22}')
     rows = [
         ('ours: distribution_aligned_sinkhorn (fp32)', t_ours, err_ours, peak_ours),
-        ('POT ot.sinkhorn (float64 numpy)', t_pot, 0.0, None),
+        ('POT ot.sinkhorn (float64 numpy)', t_pot, 0.0, peak_pot),
         ('plain reference loop (torch fp32)', t_loop, err_loop, peak_loop),
         ('ours, log-domain fallback path (fp32)', t_log, err_log, peak_log),
     ]
     for name, seconds, err, peak in rows:
-        peak_text = '-' if peak is None else f'{peak / matrix_bytes:.2f}'
+        peak_text = f'{peak / matrix_bytes:.2f}'
         print(f'{name:<44}{seconds * 1e3:>9.2f}{t_pot / seconds:>10.2f}{err:>17.2e}'
               f'{peak_text:>22}')
     print()
     print(f'float64 reference loop vs POT (same iterates): max|diff| = {err_pot_vs_loop64:.1e}')
-    print(f'speed-up of ours: {t_pot / t_ours:.2f}x vs POT, {t_loop / t_ours:.2f}x vs plain loop')
+    print(f'speed-up of ours (ratio of medians): {t_pot / t_ours:.2f}x vs POT, '
+          f'{t_loop / t_ours:.2f}x vs plain loop')
+    print(f'speed-up of ours (median of per-round ratios): {ratios["pot"]:.2f}x vs POT, '
+          f'{ratios["loop"]:.2f}x vs plain loop')
     print(f'torch.sum over the (N, C) fp32 matrix: {t_sum * 1e3:.3f} ms '
           f'= {bandwidth_sum / 1e9:.1f} GB/s')
     print(f'ours: {passes} passes over the matrix = {passes * matrix_bytes / 1e6:.1f} MB in '

@@ -5,12 +5,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from matplotlib import cbook
 from PIL import Image
 
 import cpsl_mmseg  # noqa: F401  (registers the backbone)
 from cpsl_mmseg.models.backbones import EfficientNetLite0
-from cpsl_mmseg.models.backbones.efficientnet_lite import packaged_weights_path
+from cpsl_mmseg.models.backbones.efficientnet_lite import SamePadConv2d, packaged_weights_path
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
@@ -45,6 +46,17 @@ def test_odd_sizes_use_same_padding_ceil():
         outs = net(torch.randn(1, 3, 65, 47))
     sizes = [tuple(o.shape[-2:]) for o in outs]
     assert sizes == [(33, 24), (17, 12), (9, 6), (5, 3), (5, 3), (3, 2), (3, 2)]
+
+
+def test_same_padding_pads_right_and_bottom_for_stride_2():
+    """TensorFlow SAME: the odd extra pixel goes after the input, not before."""
+    torch.manual_seed(0)
+    conv = SamePadConv2d(2, 3, 3, stride=2)
+    x = torch.randn(1, 2, 8, 10)
+    expected = F.conv2d(F.pad(x, [0, 1, 0, 1]), conv.weight, stride=2)
+    torch.testing.assert_close(conv(x), expected)
+    dilated = SamePadConv2d(2, 3, 5, dilation=2)  # stride 1: symmetric (k - 1) * d / 2
+    torch.testing.assert_close(dilated(x), F.conv2d(x, dilated.weight, padding=4, dilation=2))
 
 
 @pytest.mark.parametrize('output_stride, expected', [
@@ -93,7 +105,7 @@ def test_pretrained_weights_load_from_package(packaged_state):
 
 def test_pretrained_weights_survive_init_weights(packaged_state):
     model = MODELS.build(dict(
-        type='EncoderDecoder',
+        _scope_='mmseg', type='EncoderDecoder',
         backbone=dict(type='EfficientNetLite0', pretrained=True, out_indices=(2, )),
         decode_head=dict(type='FCNHead', in_channels=40, channels=8, num_convs=1,
                          num_classes=3)))

@@ -3,6 +3,7 @@ tiny EncoderDecoder trained for one loss/backward step on CPU."""
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 
 import cpsl_mmseg  # noqa: F401  (registers the heads)
@@ -101,14 +102,14 @@ def tiny_segmentor(head_type):
                 dilations=(1, 2), align_corners=False)
     if head_type == 'DeepLabV2SEHead':
         head['norm_cfg'] = dict(type='GN', num_groups=4, requires_grad=True)
-    return MODELS.build(dict(
-        type='EncoderDecoder',
+    return MODELS.build(ConfigDict(  # ConfigDict: EncoderDecoder reads test_cfg.mode
+        _scope_='mmseg', type='EncoderDecoder',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[0.0] * 3, std=[1.0] * 3,
                                size=(32, 32), pad_val=0, seg_pad_val=255),
         backbone=dict(type='ResNet', depth=18, base_channels=8, num_stages=4,
                       out_indices=(3, ), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
                       norm_cfg=dict(type='BN', requires_grad=True)),
-        decode_head=head))
+        decode_head=head, train_cfg=dict(), test_cfg=dict(mode='whole')))
 
 
 @pytest.mark.parametrize('head_type', HEADS)

@@ -6,6 +6,7 @@ excepted), with CPU-only distributed support as in ``tools/train.py``::
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 """
 import argparse
+import json
 import os
 import os.path as osp
 
@@ -24,6 +25,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out',
         help='directory where painted predictions are saved as PNG label maps')
+    parser.add_argument(
+        '--metrics-json',
+        help='also write the returned metrics (e.g. per-class IoU with '
+        'SubsetIoUMetric) to this JSON file')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -59,7 +64,11 @@ def main() -> None:
         cfg.test_evaluator['keep_results'] = True
     prepare_launch(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    metrics = runner.test()
+    if args.metrics_json and runner.rank == 0:
+        os.makedirs(osp.dirname(osp.abspath(args.metrics_json)), exist_ok=True)
+        with open(args.metrics_json, 'w') as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)
     finish_distributed()
 
 

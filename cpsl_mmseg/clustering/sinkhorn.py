@@ -20,6 +20,10 @@ Two paths compute the same iterates:
   (kernel entries or scaling vectors outside the safe fp32 range, e.g. epsilon=0.01
   with a class whose scores all lie far below the best one); it uses one extra
   (N, C) buffer.
+
+The matrix-vector products run through ``torch.bmm``/``torch.mm``; on CUDA with TF32
+matmuls enabled (``torch.backends.cuda.matmul.allow_tf32``) they lose precision to
+about 1e-3 relative.
 """
 import math
 

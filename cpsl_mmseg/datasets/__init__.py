@@ -1,5 +1,6 @@
 """Datasets and transforms (registered in mmseg's DATASETS and TRANSFORMS)."""
 from . import transforms  # noqa: F401
+from .cityscapes16 import Cityscapes16Dataset  # noqa: F401
 from .gta5 import GTA5Dataset  # noqa: F401
 from .synthia import SynthiaDataset  # noqa: F401
 from .toy import ToyUDADataset  # noqa: F401

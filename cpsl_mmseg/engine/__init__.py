@@ -1,2 +1,3 @@
-"""Engine: hooks."""
+"""Engine: hooks, optimiser constructors."""
 from . import hooks  # noqa: F401
+from . import submodule_optim_constructor  # noqa: F401

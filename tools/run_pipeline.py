@@ -1,0 +1,331 @@
+"""The whole CPSL pipeline in one command, with a plain self-training baseline.
+
+    python tools/run_pipeline.py CONFIG --work-dir DIR [--data-root DIR] [--seed S]
+                                 [--oracle] [--redo STAGE ...]
+
+CONFIG is a CPSL config with a ``uda_pipeline`` entry (see
+``configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py``). Stages, each a tool of
+its own that also runs alone (the exact command is printed and logged):
+
+  data           prepare (toy domains only) and validate the data tree
+  warmup         source-only training (``uda_pipeline.warmup_config``)  -> evaluated
+  pseudo_labels  soft P_ST of every target train image (generate_pseudo_labels.py)
+  prototypes     Eq. 7 prototypes + Eq. 10 class counts (compute_prototypes.py)
+  self_training  the baseline: same schedule, no SL / bank / Sinkhorn -> evaluated
+  cpsl           CPSL training                                        -> evaluated
+  oracle         (with --oracle) trained on target labels              -> evaluated
+  analysis       pseudo-label class distributions vs ground truth, figures
+
+A stage whose ``DIR/<stage>/stage.json`` exists is complete and skipped; a failed
+stage leaves no such file and earlier stages' outputs are never touched. At the end
+``DIR/summary.json`` (per stage: mIoU, per-class IoU, wall time) and
+``DIR/summary.md`` (per-class table) are written, with PNG figures.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STAGES = ('data', 'warmup', 'pseudo_labels', 'prototypes', 'self_training',
+          'cpsl', 'oracle', 'analysis')
+TRAINED = ('warmup', 'self_training', 'cpsl', 'oracle')
+LABELS = dict(warmup='source-only', self_training='self-training',
+              cpsl='CPSL', oracle='target oracle')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='CPSL config with a uda_pipeline entry')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument('--data-root', help='override the config data_root')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='training seed of every stage')
+    parser.add_argument('--oracle', action='store_true',
+                        help='also train the target oracle (upper bound)')
+    parser.add_argument('--redo', nargs='+', default=[], choices=STAGES,
+                        help='rerun these stages even if complete')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='extra key=value options for every training stage')
+    return parser.parse_args(argv)
+
+
+class Pipeline:
+    """Runs the stages as subprocesses and collects their results."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work_dir = osp.abspath(args.work_dir)
+        self.cfg = Config.fromfile(args.config)
+        if 'uda_pipeline' not in self.cfg:
+            raise KeyError(f'{args.config} has no uda_pipeline entry (see '
+                           'configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py)')
+        self.spec = self.cfg.uda_pipeline
+        self.data_root = osp.abspath(args.data_root or self.cfg.data_root)
+        os.makedirs(self.work_dir, exist_ok=True)
+
+    # ------------------------------------------------------------ helpers
+    def stage_dir(self, stage: str) -> str:
+        return osp.join(self.work_dir, stage)
+
+    def done(self, stage: str) -> Optional[dict]:
+        path = osp.join(self.stage_dir(stage), 'stage.json')
+        if stage in self.args.redo or not osp.isfile(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    def finish(self, stage: str, record: dict) -> dict:
+        path = osp.join(self.stage_dir(stage), 'stage.json')
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, path)
+        return record
+
+    def run(self, stage: str, cmd: List[str]) -> None:
+        """Run one tool; its output goes to DIR/<stage>/<tool>.log."""
+        os.makedirs(self.stage_dir(stage), exist_ok=True)
+        tool = osp.splitext(osp.basename(cmd[1]))[0]
+        log_path = osp.join(self.stage_dir(stage), f'{tool}.log')
+        printable = ' '.join(cmd)
+        print(f'[pipeline] {stage}: {printable}', flush=True)
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
+                   os.environ.get('PYTHONPATH', ''))
+        with open(log_path, 'w') as log:
+            log.write(f'$ {printable}\n')
+            log.flush()
+            proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            with open(log_path) as f:
+                tail = ''.join(f.readlines()[-25:])
+            raise RuntimeError(f'stage {stage!r} failed (exit {proc.returncode})'
+                               f'; log: {log_path}\n{tail}')
+
+    def data_options(self, uda: bool) -> List[str]:
+        root = self.data_root
+        if uda:
+            opts = [f'train_dataloader.dataset.source.data_root={root}',
+                    f'train_dataloader.dataset.target.data_root={root}']
+        else:
+            opts = [f'train_dataloader.dataset.data_root={root}']
+        return opts + [f'val_dataloader.dataset.data_root={root}',
+                       f'test_dataloader.dataset.data_root={root}']
+
+    def pseudo_label_option(self) -> str:
+        pipeline = self.cfg.train_dataloader.dataset.target.pipeline
+        index = [s['type'] for s in pipeline].index('LoadSoftPseudoLabel')
+        return (f'train_dataloader.dataset.target.pipeline.{index}.'
+                f'pseudo_label_dir={self.stage_dir("pseudo_labels")}')
+
+    def checkpoint(self, stage: str) -> str:
+        with open(osp.join(self.stage_dir(stage), 'last_checkpoint')) as f:
+            return f.read().strip()
+
+    def train_and_test(self, stage: str, config: str,
+                       options: List[str]) -> dict:
+        start = time.time()
+        options = options + [f'randomness.seed={self.args.seed}'
+                             ] + self.args.cfg_options
+        self.run(stage, [sys.executable, 'tools/train.py', config,
+                         '--work-dir', self.stage_dir(stage),
+                         '--cfg-options', *options])
+        train_time = time.time() - start
+        metrics_path = osp.join(self.stage_dir(stage), 'metrics.json')
+        self.run(stage, [
+            sys.executable, 'tools/test.py', config, self.checkpoint(stage),
+            '--work-dir', osp.join(self.stage_dir(stage), 'test'),
+            '--metrics-json', metrics_path, '--cfg-options', *options,
+            'test_evaluator.type=SubsetIoUMetric'
+        ])
+        with open(metrics_path) as f:
+            metrics = json.load(f)
+        per_class = {k[4:]: v for k, v in metrics.items()
+                     if k.startswith('IoU.')}
+        return self.finish(stage, dict(
+            stage=stage, config=config, options=options,
+            checkpoint=self.checkpoint(stage), mIoU=metrics['mIoU'],
+            per_class_iou=per_class, aAcc=metrics.get('aAcc'),
+            MPA=metrics.get('MPA'), wall_time_s=time.time() - start,
+            train_time_s=train_time))
+
+    # ------------------------------------------------------------- stages
+    def stage_data(self) -> dict:
+        start = time.time()
+        prepare = self.spec.get('prepare_data')
+        if prepare and not osp.isfile(osp.join(self.data_root, 'meta.json')):
+            self.run('data', [sys.executable, prepare, '--out', self.data_root])
+        if prepare:
+            from cpsl_mmseg.datasets.toy import validate_toy_tree
+            validate_toy_tree(self.data_root)
+        return self.finish('data', dict(stage='data', data_root=self.data_root,
+                                        wall_time_s=time.time() - start))
+
+    def stage_pseudo_labels(self) -> dict:
+        start = time.time()
+        self.run('pseudo_labels', [
+            sys.executable, 'tools/generate_pseudo_labels.py',
+            self.args.config, self.checkpoint('warmup'), '--out',
+            self.stage_dir('pseudo_labels'), '--cfg-options',
+            *self.data_options(uda=True)
+        ])
+        return self.finish('pseudo_labels', dict(
+            stage='pseudo_labels', wall_time_s=time.time() - start))
+
+    def cpsl_options(self) -> List[str]:
+        return self.data_options(uda=True) + [
+            self.pseudo_label_option(),
+            f'model.warmup_checkpoint={self.checkpoint("warmup")}'
+        ]
+
+    def stage_prototypes(self) -> dict:
+        start = time.time()
+        out = osp.join(self.stage_dir('prototypes'), 'statistics.pth')
+        self.run('prototypes', [
+            sys.executable, 'tools/compute_prototypes.py', self.args.config,
+            '--out', out, '--cfg-options', *self.cpsl_options()
+        ])
+        return self.finish('prototypes', dict(
+            stage='prototypes', file=out, wall_time_s=time.time() - start))
+
+    def init_file_option(self) -> str:
+        hooks = [h['type'] for h in self.cfg.custom_hooks]
+        index = hooks.index('OnlineClusteringHook')
+        return (f'custom_hooks.{index}.init_file='
+                f'{osp.join(self.stage_dir("prototypes"), "statistics.pth")}')
+
+    def stage_analysis(self, records: Dict[str, dict]) -> dict:
+        start = time.time()
+        stats = {}
+        for stage in ('self_training', 'cpsl'):
+            out = osp.join(self.stage_dir('analysis'), stage)
+            options = records[stage]['options']
+            self.run('analysis', [
+                sys.executable, 'tools/analyze_pseudo_labels.py',
+                self.args.config, records[stage]['checkpoint'], '--out-dir',
+                out, '--cfg-options', *options
+            ])
+            with open(osp.join(out, 'pseudo_label_stats.json')) as f:
+                stats[stage] = json.load(f)
+        return self.finish('analysis', dict(
+            stage='analysis', pseudo_labels=stats,
+            wall_time_s=time.time() - start))
+
+    # --------------------------------------------------------------- main
+    def execute(self) -> Dict[str, dict]:
+        records: Dict[str, dict] = {}
+        t0 = time.time()
+        uda_cfg = self.args.config
+        plan = [
+            ('data', self.stage_data),
+            ('warmup', lambda: self.train_and_test(
+                'warmup', self.spec.warmup_config,
+                self.data_options(uda=False))),
+            ('pseudo_labels', self.stage_pseudo_labels),
+            ('prototypes', self.stage_prototypes),
+            ('self_training', lambda: self.train_and_test(
+                'self_training', uda_cfg, self.cpsl_options() + [
+                    f'{k}={v}'
+                    for k, v in self.spec.self_training_options.items()
+                ])),
+            ('cpsl', lambda: self.train_and_test(
+                'cpsl', uda_cfg,
+                self.cpsl_options() + [self.init_file_option()])),
+        ]
+        if self.args.oracle:
+            plan.append(('oracle', lambda: self.train_and_test(
+                'oracle', self.spec.oracle_config,
+                self.data_options(uda=False))))
+        plan.append(('analysis', lambda: self.stage_analysis(records)))
+        for stage, run_stage in plan:
+            record = self.done(stage)
+            if record is not None:
+                print(f'[pipeline] {stage}: complete, skipped', flush=True)
+            else:
+                record = run_stage()
+                summary = f"mIoU {record['mIoU']:.2f}, " if 'mIoU' in record \
+                    else ''
+                print(f'[pipeline] {stage}: done ({summary}'
+                      f"{record['wall_time_s']:.0f} s)", flush=True)
+            records[stage] = record
+        write_summary(self, records, time.time() - t0)
+        return records
+
+
+def write_summary(pipe: Pipeline, records: Dict[str, dict],
+                  wall_time: float) -> None:
+    """summary.json, summary.md and the figures."""
+    from cpsl_mmseg.analysis.figures import (plot_class_distributions,
+                                             plot_training_curves,
+                                             read_scalars)
+    classes = list(pipe.cfg.get('metainfo', {}).get('classes', [])) or list(
+        records['cpsl']['per_class_iou'])
+    trained = [s for s in TRAINED if s in records]
+    analysis = records['analysis']['pseudo_labels']
+    summary = dict(
+        config=pipe.args.config, seed=pipe.args.seed, data_root=pipe.data_root,
+        pipeline_wall_time_s=wall_time,
+        stages={s: {k: records[s][k] for k in records[s]
+                    if k in ('mIoU', 'per_class_iou', 'aAcc', 'MPA',
+                             'wall_time_s', 'train_time_s', 'checkpoint')}
+                for s in records},
+        pseudo_labels={
+            s: {k: analysis[s][k] for k in analysis[s]
+                if k in ('kl_gt_to_pseudo', 'pseudo_miou', 'pst_miou',
+                         'pseudo_distribution', 'gt_distribution')}
+            for s in analysis
+        })
+    with open(osp.join(pipe.work_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+
+    lines = [f'# CPSL pipeline summary (seed {pipe.args.seed})', '',
+             f'Config: `{pipe.args.config}`; data: `{pipe.data_root}`; '
+             f'whole pipeline {wall_time / 60:.1f} min (stages skipped as '
+             'complete count as 0).', '',
+             '| class | ' + ' | '.join(LABELS[s] for s in trained) + ' |',
+             '|---' * (len(trained) + 1) + '|']
+    for name in classes:
+        row = [f"{records[s]['per_class_iou'].get(name, float('nan')):.1f}"
+               for s in trained]
+        lines.append(f'| {name} | ' + ' | '.join(row) + ' |')
+    lines.append('| **mIoU** | ' + ' | '.join(
+        f"**{records[s]['mIoU']:.1f}**" for s in trained) + ' |')
+    lines += ['', '| stage | wall time (s) |', '|---|---|']
+    lines += [f"| {s} | {records[s]['wall_time_s']:.0f} |" for s in records]
+    lines += ['', '| pseudo labels | KL(GT \\|\\| pseudo) | pseudo-label mIoU |',
+              '|---|---|---|']
+    for s in analysis:
+        lines.append(f"| {LABELS[s]} | {analysis[s]['kl_gt_to_pseudo']:.4f} | "
+                     f"{analysis[s]['pseudo_miou']:.1f} |")
+    lines += ['', '![class distribution](class_distribution.png)',
+              '![training curves](training_curves.png)',
+              '![CPSL qualitative](analysis/cpsl/qualitative.png)', '']
+    with open(osp.join(pipe.work_dir, 'summary.md'), 'w') as f:
+        f.write('\n'.join(lines))
+
+    plot_class_distributions(
+        classes, {
+            'ground truth': analysis['cpsl']['gt_distribution'],
+            'self-training': analysis['self_training']['pseudo_distribution'],
+            'CPSL': analysis['cpsl']['pseudo_distribution'],
+        }, osp.join(pipe.work_dir, 'class_distribution.png'),
+        'Pseudo-label class distribution on the target train set')
+    plot_training_curves(
+        {LABELS[s]: read_scalars(pipe.stage_dir(s)) for s in trained},
+        osp.join(pipe.work_dir, 'training_curves.png'))
+    print(f'[pipeline] summary: {osp.join(pipe.work_dir, "summary.md")}')
+
+
+def main(argv=None) -> None:
+    Pipeline(parse_args(argv)).execute()
+
+
+if __name__ == '__main__':
+    main()
