@@ -68,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         status = prepare_toy_tree(root, config, force=args.force, progress=tick)
     except FileExistsError as err:
-        print(f'\nerror: {err}', file=sys.stderr)
+        print(f'error: {err}', file=sys.stderr)
         return 1
     if status == 'skipped':
         print(f'{root}: the toy tree of these settings is already complete; nothing to do')

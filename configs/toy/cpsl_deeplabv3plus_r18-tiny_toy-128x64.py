@@ -4,7 +4,7 @@
 # (~ 128 batches x 8 images x M) and M = 16 pixels per 64x128 crop (512 of
 # 1024x2048 in the paper is a 1/4096 share; 16 of 8x16 feature pixels is 1/8).
 _base_ = [
-    '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
+    '../_base_/models/deeplabv3plus_r18-tiny-d16.py',
     '../_base_/datasets/toy_uda.py', '../_base_/uda/cpsl.py',
     '../_base_/default_runtime.py', '../_base_/schedules/toy_schedule.py'
 ]

@@ -50,7 +50,7 @@ target_val = dict(
     pipeline=test_pipeline)
 train_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='UDADataset', source=source_train, target=target_train))

@@ -1,12 +1,13 @@
-# A small DeepLabV3+ (ResNetV1c-18 at width 1/2, output stride 8, stride-4 skip) for
-# the offline toy domains: trains at ~10 images/s per CPU core on 128x64 crops.
-norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN does not run on gloo/CPU
+# DeepLab v3+ on a dilated ResNet-101-V1c (output stride 8), mmseg's standard model
+# (DepthwiseSeparableASPPHead), without the auxiliary FCN head. ImageNet weights are
+# open-mmlab's ResNet-101-V1c ('open-mmlab://resnet101_v1c'). Plain BN (SyncBN fails on
+# CPU/gloo; with one crop per GPU use norm_eval, as for DeepLab v2).
+norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
-    size=(64, 128),
     pad_val=0,
     seg_pad_val=255)
 model = dict(
@@ -15,27 +16,27 @@ model = dict(
     pretrained=None,
     backbone=dict(
         type='ResNetV1c',
-        depth=18,
-        stem_channels=32,
-        base_channels=32,
+        depth=101,
         num_stages=4,
         out_indices=(0, 1, 2, 3),
         dilations=(1, 1, 2, 4),
         strides=(1, 2, 1, 1),
         norm_cfg=norm_cfg,
-        norm_eval=False,
+        norm_eval=True,
         style='pytorch',
-        contract_dilation=True),
+        contract_dilation=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint='open-mmlab://resnet101_v1c')),
     decode_head=dict(
         type='DepthwiseSeparableASPPHead',
-        in_channels=256,
+        in_channels=2048,
         in_index=3,
-        channels=64,
-        dilations=(1, 3, 6, 9),
-        c1_in_channels=32,
-        c1_channels=16,
+        channels=512,
+        dilations=(1, 12, 24, 36),
+        c1_in_channels=256,
+        c1_channels=48,
         dropout_ratio=0.1,
-        num_classes=10,
+        num_classes=19,
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(

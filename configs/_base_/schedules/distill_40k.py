@@ -1,0 +1,21 @@
+# Distillation stages KD-1 / KD-2: SGD lr 6e-4 (reference code), momentum 0.9, weight
+# decay 2e-4 and poly 0.9 as in stage 1. The length (40k iterations of 4 images) is our
+# choice: the paper does not state it.
+optimizer = dict(type='SGD', lr=6e-4, momentum=0.9, weight_decay=2e-4)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=40000,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=3,
+        save_last=True, save_best='mIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
