@@ -23,7 +23,7 @@ def test_kl_divergence_is_zero_on_itself_and_positive_otherwise():
     assert kl_divergence(p, p) == 0.0
     q = [0.25, 0.25, 0.25, 0.25]
     expected = sum(a * np.log(a / 0.25) for a in p[:3])
-    assert kl_divergence(p, q, epsilon=0.0 + 1e-12) == pytest.approx(
+    assert kl_divergence(p, q, epsilon=1e-12) == pytest.approx(
         expected, rel=1e-6)
     assert kl_divergence(p, q) > 0
     assert kl_divergence(p, q) != pytest.approx(kl_divergence(q, p))

@@ -64,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--gt-seg-map-path',
                         help='folder of the target train labels (relative to '
                         'the dataset data_root, or absolute)')
-    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     if args.num_qualitative < 0 or args.batch_size < 1 or (
