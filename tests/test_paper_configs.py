@@ -293,7 +293,7 @@ def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
         'DeepLabV2SEHead': dict(in_channels=64, channels=32, norm_cfg=dict(
             type='GN', num_groups=8, requires_grad=True)),
         'DepthwiseSeparableASPPHead': dict(in_channels=64, c1_in_channels=8,
-                                           channels=16, c1_channels=8),
+                                           channels=32, c1_channels=16),
         'MixVisionTransformer': dict(embed_dims=8, num_layers=[1, 1, 1, 1]),
         'SegformerHead': dict(in_channels=[8, 16, 40, 64], channels=16),
         'OutputSpaceDiscriminator': dict(base_channels=4),

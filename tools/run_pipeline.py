@@ -82,6 +82,7 @@ class Pipeline:
             return json.load(f)
 
     def finish(self, stage: str, record: dict) -> dict:
+        os.makedirs(self.stage_dir(stage), exist_ok=True)
         path = osp.join(self.stage_dir(stage), 'stage.json')
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:
@@ -277,9 +278,11 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
                              'wall_time_s', 'train_time_s', 'checkpoint')}
                 for s in records},
         pseudo_labels={
-            s: {k: analysis[s][k] for k in analysis[s]
-                if k in ('kl_gt_to_pseudo', 'pseudo_miou', 'pst_miou',
-                         'pseudo_distribution', 'gt_distribution')}
+            s: dict(kl_gt_to_pseudo=analysis[s]['kl_gt_to_pseudo'],
+                    pseudo_label_miou=analysis[s]['pseudo_label']['mIoU'],
+                    p_st_argmax_miou=analysis[s]['p_st_argmax']['mIoU'],
+                    pseudo_distribution=analysis[s]['pseudo_distribution'],
+                    gt_distribution=analysis[s]['gt_distribution'])
             for s in analysis
         })
     with open(osp.join(pipe.work_dir, 'summary.json'), 'w') as f:
@@ -303,7 +306,7 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
               '|---|---|---|']
     for s in analysis:
         lines.append(f"| {LABELS[s]} | {analysis[s]['kl_gt_to_pseudo']:.4f} | "
-                     f"{analysis[s]['pseudo_miou']:.1f} |")
+                     f"{analysis[s]['pseudo_label']['mIoU']:.1f} |")
     lines += ['', '![class distribution](class_distribution.png)',
               '![training curves](training_curves.png)',
               '![CPSL qualitative](analysis/cpsl/qualitative.png)', '']

@@ -1,8 +1,12 @@
 # DeepLab v3+ on a dilated ResNet-101-V1c (output stride 8), mmseg's standard model
 # (DepthwiseSeparableASPPHead), without the auxiliary FCN head. ImageNet weights are
-# open-mmlab's ResNet-101-V1c ('open-mmlab://resnet101_v1c'). Plain BN (SyncBN fails on
-# CPU/gloo; with one crop per GPU use norm_eval, as for DeepLab v2).
+# open-mmlab's ResNet-101-V1c ('open-mmlab://resnet101_v1c').
+# Norm: with one crop per GPU, batch statistics are unusable: the backbone keeps plain
+# BN with frozen statistics (norm_eval=True; SyncBN fails on CPU/gloo), and the head
+# uses GroupNorm (16 groups divide both 512 and 48 channels). With BN the head's ASPP
+# image-pooling branch (a 1x1 map) cannot even train on a batch of one.
 norm_cfg = dict(type='BN', requires_grad=True)
+head_norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -37,7 +41,7 @@ model = dict(
         c1_channels=48,
         dropout_ratio=0.1,
         num_classes=19,
-        norm_cfg=norm_cfg,
+        norm_cfg=head_norm_cfg,
         align_corners=False,
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),

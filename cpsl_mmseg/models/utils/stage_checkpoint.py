@@ -107,14 +107,14 @@ def select_prefix(state: StateDict, prefix: str, path: str,
     ``prefix=''`` returns ``state`` unchanged.
 
     Raises:
-        KeyError: naming ``config_key`` and ``path`` when no name has the prefix.
+        ValueError: naming ``config_key`` and ``path`` when no name has the prefix.
     """
     if not prefix:
         return dict(state)
     selected = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not selected:
         heads = sorted({k.split('.', 1)[0] + '.' for k in state})
-        raise KeyError(
+        raise ValueError(
             f'{config_key}={path!r} has no tensor named {prefix!r}...; its top-level '
             f'prefixes are {heads[:10]} (set the matching *_prefix, "" for a plain '
             'model file)')
@@ -157,7 +157,7 @@ def load_checked(module: nn.Module, path: str, config_key: str, prefix: str = ''
     """Load the ``prefix`` part of the file at ``path`` into ``module``, all or nothing.
 
     Raises:
-        FileNotFoundError / KeyError: see :func:`read_state_dict`, :func:`select_prefix`.
+        FileNotFoundError / ValueError: see :func:`read_state_dict`, :func:`select_prefix`.
         ValueError: with :meth:`LoadReport.summary` when any tensor of the module is
             missing from the file, any (non-ignored) tensor of the file has no place
             in the module, or a shape differs; nothing is loaded then.
