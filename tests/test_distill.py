@@ -165,7 +165,7 @@ def stage_files(tmp_path):
                 cpsl=cpsl_like, backbone=student_state)
 
 
-def test_handoff_loads_exactly_the_named_files(stage_files, caplog):
+def test_handoff_loads_exactly_the_named_files(stage_files):
     model = build(teacher_checkpoint=stage_files['teacher'],
                   student_checkpoint=stage_files['student'])
     model.init_weights()

@@ -3,7 +3,7 @@
 # (ImageNet init) from GTA5 to Cityscapes. A fully convolutional discriminator on the
 # softmax outputs, least-squares GAN loss, adversarial weight 0.01, Adam 1e-4 for D
 # (reference code; reported warm-up mIoU 41.4).
-#   bash tools/dist_train.sh THIS_CONFIG 4   (GPUs; see model_wrapper_cfg below)
+#   bash tools/dist_train.sh THIS_CONFIG 4   (see model_wrapper_cfg below)
 # Hand-off to CPSL: the checkpoint holds segmentor.* and discriminator.*; extract the
 # segmentor as the plain file CPSL's model.warmup_checkpoint names:
 #   python tools/extract_submodel.py work_dirs/<this config>/iter_40000.pth \
@@ -48,7 +48,9 @@ param_scheduler = dict(
              by_epoch=False)
     ])
 # AdversarialWarmup has its own train_step (two optimisers), which mmengine's default
-# DDP wrapper would bypass: wrap each child in DDP separately (GPU only).
+# DDP wrapper would bypass: wrap each child in DDP separately. The Runner adds
+# device_ids=[LOCAL_RANK]; for CPU processes (gloo) pass
+# --cfg-options model_wrapper_cfg.device_ids=None.
 model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel',
     broadcast_buffers=False,

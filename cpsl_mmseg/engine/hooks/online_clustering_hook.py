@@ -28,8 +28,9 @@ class OnlineClusteringHook(Hook):
       head (both copies) and the class prior. ``init_file`` (written by
       ``tools/compute_prototypes.py``) skips that pass.
     * ``after_train_iter``: EMA updates of the teacher and of the momentum head,
-      then the class-prior update of Eq. 11; logs the prior's drift from its
-      initial value (total variation) and the memory bank's fill.
+      then the class-prior update of Eq. 11; logs the prior's drift (total
+      variation distance from its value when this run started, i.e. after a
+      resume from the restored prior) and the memory bank's fill.
 
     Args:
         init_file: optional ``.pth`` with ``prototypes`` (C, D) and
