@@ -1,5 +1,5 @@
 """Data preprocessing for paired source/target batches."""
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
@@ -68,3 +68,21 @@ class UDADataPreProcessor(SegDataPreProcessor):
             if 'soft_pseudo_label' in sample:
                 sample.soft_pseudo_label.data = self._pad_like(
                     sample.soft_pseudo_label.data, inputs)
+
+
+def uda_preprocessor_cfg(data_preprocessor: Optional[dict],
+                         segmentor: dict) -> dict:
+    """The preprocessor config of a wrapper segmentor (CPSL, distillation, ...).
+
+    ``None`` takes the wrapped segmentor's own preprocessor settings. A
+    ``SegDataPreProcessor`` config (what mmengine's Runner injects from an mmseg
+    config's top-level ``data_preprocessor``) becomes a ``UDADataPreProcessor`` with
+    the same arguments, so paired and plain batches both work.
+    """
+    if data_preprocessor is None:
+        data_preprocessor = segmentor.get('data_preprocessor') or {}
+    data_preprocessor = dict(data_preprocessor)
+    if data_preprocessor.get('type', 'SegDataPreProcessor') in (
+            'SegDataPreProcessor', 'UDADataPreProcessor'):
+        data_preprocessor['type'] = 'UDADataPreProcessor'
+    return data_preprocessor

@@ -25,6 +25,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor, nn
 
+from ..data_preprocessor import uda_preprocessor_cfg
+
 SOURCE_LABEL = 1.0  # what D should answer on source outputs
 TARGET_LABEL = 0.0  # ... and on target outputs
 
@@ -92,12 +94,7 @@ class AdversarialWarmup(BaseSegmentor):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         segmentor = dict(segmentor)
-        if data_preprocessor is None:
-            data_preprocessor = segmentor.get('data_preprocessor') or {}
-        data_preprocessor = dict(data_preprocessor)
-        if data_preprocessor.get('type', 'SegDataPreProcessor') in (
-                'SegDataPreProcessor', 'UDADataPreProcessor'):
-            data_preprocessor['type'] = 'UDADataPreProcessor'
+        data_preprocessor = uda_preprocessor_cfg(data_preprocessor, segmentor)
         segmentor['data_preprocessor'] = None
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.segmentor = MODELS.build(segmentor)

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from ...clustering import (ClassPrior, PixelMemoryBank, class_balanced_sample,
                            class_distribution, distribution_aligned_sinkhorn,
                            uniform_sample)
+from ..data_preprocessor import uda_preprocessor_cfg
 from ..utils.cutmix import paste, random_box_masks
 from ..utils.ema import momentum_update_
 from ..utils.feature_capture import (capture_pre_classifier_feature,
@@ -126,14 +127,7 @@ class CPSL(BaseSegmentor):
                  predict_with: str = 'student',
                  init_cfg: OptMultiConfig = None) -> None:
         segmentor = copy.deepcopy(dict(segmentor))
-        if data_preprocessor is None:
-            data_preprocessor = segmentor.get('data_preprocessor') or {}
-        data_preprocessor = dict(data_preprocessor)
-        if data_preprocessor.get('type', 'SegDataPreProcessor') in (
-                'SegDataPreProcessor', 'UDADataPreProcessor'):
-            # mmengine's Runner injects the config's top-level (mmseg)
-            # data_preprocessor; the paired-batch subclass takes the same args.
-            data_preprocessor['type'] = 'UDADataPreProcessor'
+        data_preprocessor = uda_preprocessor_cfg(data_preprocessor, segmentor)
         segmentor['data_preprocessor'] = None
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)

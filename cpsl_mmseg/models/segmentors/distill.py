@@ -28,6 +28,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
+from ..data_preprocessor import uda_preprocessor_cfg
 from ..utils.stage_checkpoint import file_digest, load_checked
 
 
@@ -114,13 +115,7 @@ class CPSLDistill(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         student = copy.deepcopy(dict(student))
         teacher = copy.deepcopy(dict(teacher if teacher is not None else student))
-        if data_preprocessor is None:
-            data_preprocessor = student.get('data_preprocessor') or {}
-        data_preprocessor = dict(data_preprocessor)
-        if data_preprocessor.get('type', 'SegDataPreProcessor') in (
-                'SegDataPreProcessor', 'UDADataPreProcessor'):
-            # Plain target batches and paired UDADataset batches both work.
-            data_preprocessor['type'] = 'UDADataPreProcessor'
+        data_preprocessor = uda_preprocessor_cfg(data_preprocessor, student)
         student['data_preprocessor'] = None
         teacher['data_preprocessor'] = None
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
