@@ -127,3 +127,24 @@ def test_mmseg_entry_point_trains_with_only_custom_imports(
         'train_cfg.max_iters=4'
     ])
     assert (tmp_path / 'w' / 'iter_4.pth').is_file()
+
+
+def test_prepare_launch_picks_cpu_safe_wrappers():
+    from mmengine.config import Config
+
+    from cpsl_mmseg.utils.launch import prepare_launch
+    single = Config(dict(launcher='none'))
+    prepare_launch(single)
+    assert 'model_wrapper_cfg' not in single
+
+    default = Config(dict(launcher='pytorch', find_unused_parameters=True))
+    prepare_launch(default)
+    assert default.model_wrapper_cfg == dict(
+        type='CPUAwareDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=True)
+
+    named = Config(dict(
+        launcher='slurm',
+        model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')))
+    prepare_launch(named)
+    assert named.model_wrapper_cfg.device_ids is None

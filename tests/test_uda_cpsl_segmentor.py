@@ -206,3 +206,28 @@ def test_head_without_classifier_is_named(repo_root):
 
     with pytest.raises(TypeError, match='Headless'):
         feature_dim(Headless())
+
+
+def test_frozen_warmup_model_supplies_p_st_online(repo_root, tmp_path):
+    """pseudo_label_source='frozen_model': P_ST is the softmax of the warm-up
+    checkpoint run on the weak view, and that model never changes."""
+    warm = build(repo_root)
+    path = tmp_path / 'warmup.pth'
+    torch.save({'state_dict': warm.student.state_dict()}, path)
+    model = build(repo_root, pseudo_label_source='frozen_model',
+                  warmup_checkpoint=str(path))
+    initialise(model)
+    model.train()
+    assert not model.frozen_model.training
+    inputs, samples = paired_batch()
+    for s in samples['target']:
+        del s.soft_pseudo_label  # no stored maps needed
+    p_st = model.soft_pseudo_labels(inputs['target'], samples['target'], None)
+    expected = warm.student.eval().encode_decode(
+        inputs['target'], [s.metainfo for s in samples['target']]).softmax(1)
+    torch.testing.assert_close(p_st, expected, atol=1e-5, rtol=1e-4)
+    before = [p.clone() for p in model.frozen_model.parameters()]
+    losses = model.loss(inputs, samples)
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(torch.equal(a, b)
+               for a, b in zip(before, model.frozen_model.parameters()))

@@ -1,4 +1,5 @@
 """Launch helpers used by ``tools/train.py`` and ``tools/test.py``."""
+import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
@@ -6,21 +7,26 @@ from ..compat import default_model_wrapper_cfg
 
 
 def prepare_launch(cfg: Config) -> None:
-    """Select the CPU-aware DDP wrapper for distributed runs on CPU-only machines.
+    """Make distributed runs work on CPU-only machines.
 
-    A ``model_wrapper_cfg`` already in the config is left untouched. The config's
-    ``find_unused_parameters`` (mmengine's top-level switch) is carried over, since
-    mmengine only honours it when it builds the default wrapper itself.
+    Without a ``model_wrapper_cfg`` the CPU-aware DDP wrapper is selected, carrying
+    the config's ``find_unused_parameters`` (mmengine only honours that top-level
+    switch when it builds the default wrapper itself). A wrapper the config names
+    (e.g. ``MMSeparateDistributedDataParallel`` for GAN-style models) gets
+    ``device_ids=None``, since mmengine's Runner would otherwise pass
+    ``device_ids=[LOCAL_RANK]``, which torch's DDP rejects for CPU modules.
+    Nothing changes on CUDA machines or single-process runs.
     """
-    if cfg.get('launcher', 'none') == 'none' or cfg.get(
-            'model_wrapper_cfg', None) is not None:
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
         return
-    wrapper = default_model_wrapper_cfg()
+    wrapper = cfg.get('model_wrapper_cfg', None)
     if wrapper is None:
-        return
-    wrapper['find_unused_parameters'] = cfg.get('find_unused_parameters',
-                                                False)
-    cfg.model_wrapper_cfg = wrapper
+        wrapper = default_model_wrapper_cfg()
+        wrapper['find_unused_parameters'] = cfg.get('find_unused_parameters',
+                                                    False)
+        cfg.model_wrapper_cfg = wrapper
+    elif wrapper.get('type') != 'CPUAwareDistributedDataParallel':
+        wrapper.setdefault('device_ids', None)
 
 
 def finish_distributed() -> None:
