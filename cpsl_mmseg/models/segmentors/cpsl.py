@@ -30,7 +30,7 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         SampleList)
+                         OptSampleList, SampleList)
 from torch import Tensor, nn
 
 from ...clustering import (ClassPrior, PixelMemoryBank, class_balanced_sample,
@@ -312,7 +312,7 @@ class CPSL(BaseSegmentor):
     def sample_features(self, features: Tensor,
                         labels: Tensor) -> Tensor:
         """Draw M pixel features per image (Eq. 8-9): (n, D) with n <= B * M."""
-        batch, dim = features.shape[:2]
+        dim = features.shape[1]
         small = F.interpolate(
             labels[:, None].float(), size=features.shape[-2:],
             mode='nearest')[:, 0].long()
@@ -449,11 +449,11 @@ class CPSL(BaseSegmentor):
         return self.teacher if self.predict_with == 'teacher' else self.student
 
     def predict(self, inputs: Tensor,
-                data_samples: OptConfigType = None) -> SampleList:
+                data_samples: OptSampleList = None) -> SampleList:
         return self._predictor().predict(inputs, data_samples)
 
     def _forward(self, inputs: Tensor,
-                 data_samples: OptConfigType = None) -> Tensor:
+                 data_samples: OptSampleList = None) -> Tensor:
         return self._predictor()._forward(inputs, data_samples)
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
