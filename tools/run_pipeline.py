@@ -52,7 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--redo', nargs='+', default=[], choices=STAGES,
                         help='rerun these stages even if complete')
     parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra key=value options for every training stage')
+                        help='extra key=value options for every training stage, '
+                        'the warm-up and oracle included (use keys all stage '
+                        'configs share, e.g. train_cfg.max_iters=...)')
     return parser.parse_args(argv)
 
 
