@@ -44,8 +44,9 @@ def parse_args() -> argparse.Namespace:
 
 def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
     seed_dir = osp.join(args.work_dir, f'seed{seed}')
-    argv = [args.config, '--work-dir', seed_dir, '--seed', str(seed),
-            '--cfg-options', *args.cfg_options]
+    argv = [args.config, '--work-dir', seed_dir, '--seed', str(seed)]
+    if args.cfg_options:
+        argv += ['--cfg-options', *args.cfg_options]
     if osp.isfile(osp.join(seed_dir, 'oracle', 'stage.json')):
         argv.append('--oracle')  # keep it in the re-written summary
     if args.data_root:
