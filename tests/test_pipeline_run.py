@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+import torch
 
 from cpsl_mmseg.datasets.toy_domains import ToyConfig, prepare_toy_tree
 
@@ -16,7 +17,7 @@ TINY = [
     'train_dataloader.persistent_workers=False',
     'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'
 ]
-STAGE_DIRS = ('data', 'warmup', 'pseudo_labels', 'prototypes',
+STAGE_DIRS = ('data', 'warmup', 'calibration', 'pseudo_labels', 'prototypes',
               'self_training', 'cpsl', 'analysis')
 
 
@@ -43,7 +44,7 @@ def test_every_stage_runs_and_the_summary_is_well_formed(finished):
         assert (work / stage / 'stage.json').is_file(), stage
     summary = json.loads((work / 'summary.json').read_text())
     assert summary['seed'] == 1
-    for stage in ('warmup', 'self_training', 'cpsl'):
+    for stage in ('warmup', 'calibration', 'self_training', 'cpsl'):
         record = summary['stages'][stage]
         assert 0.0 <= record['mIoU'] <= 100.0
         assert len(record['per_class_iou']) == 10
@@ -54,10 +55,31 @@ def test_every_stage_runs_and_the_summary_is_well_formed(finished):
         assert abs(sum(stats['pseudo_distribution']) - 1) < 1e-6
     table = (work / 'summary.md').read_text()
     assert '| road |' in table and 'CPSL' in table and 'self-training' in table
+    assert 'source-only + target BN' in table
     for figure in ('class_distribution.png', 'training_curves.png',
                    'analysis/cpsl/qualitative.png'):
         assert (work / figure).stat().st_size > 1000, figure
     assert len(list((work / 'pseudo_labels').glob('*.npy'))) == 6
+
+
+def test_calibration_changes_only_batch_norm_statistics(finished):
+    work, _ = finished
+    warmup = torch.load(
+        (work / 'warmup' / 'last_checkpoint').read_text().strip(),
+        map_location='cpu', weights_only=False)['state_dict']
+    calibrated = torch.load(work / 'calibration' / 'calibrated.pth',
+                            map_location='cpu', weights_only=False)
+    assert calibrated['state_dict'].keys() == warmup.keys()
+    changed = {k for k, v in calibrated['state_dict'].items()
+               if not torch.equal(v, warmup[k])}
+    assert changed and all(k.endswith(('running_mean', 'running_var',
+                                       'num_batches_tracked'))
+                           for k in changed)
+    # the adaptation stages start from the calibrated network
+    for log in ('pseudo_labels/generate_pseudo_labels.log',
+                'self_training/train.log', 'cpsl/train.log'):
+        command = (work / log).read_text().splitlines()[0]
+        assert 'calibration/calibrated.pth' in command, log
 
 
 def test_rerun_skips_completed_stages(finished, tiny_toy, run_tool):

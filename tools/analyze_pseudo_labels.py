@@ -27,14 +27,13 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, MODELS
 
@@ -43,6 +42,8 @@ from cpsl_mmseg.analysis.figures import colorize, plot_qualitative
 from cpsl_mmseg.analysis.statistics import (ConfusionMatrix, class_counts,
                                             kl_divergence, shares)
 from cpsl_mmseg.models.segmentors.cpsl import CPSL
+from cpsl_mmseg.utils.offline_inference import (load_for_inference,
+                                               same_size_batches)
 
 KL_EPSILON = 1e-6
 COLUMNS = ('image', 'ground truth', 'argmax P_ST', 'rectified pseudo label',
@@ -138,28 +139,7 @@ def build_model(cfg: Config, checkpoint: str) -> CPSL:
                         f'{model_cfg.get("type")!r}')
     # as mmengine's Runner: the top-level data_preprocessor is the default
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    model = MODELS.build(model_cfg)
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                    revise_keys=[(r'^module\.', '')])
-    return model.eval()
-
-
-def batches(dataset, num_images: int,
-            batch_size: int) -> Iterator[List[dict]]:
-    """Consecutive samples in order, a batch closed early when the image size
-    changes (the test-mode preprocessor stacks equal sizes only)."""
-    batch: List[dict] = []
-    for idx in range(num_images):
-        sample = dataset[idx]
-        if batch and (len(batch) == batch_size or
-                      batch[0]['inputs'].shape != sample['inputs'].shape):
-            yield batch
-            batch = []
-        batch.append(sample)
-    if batch:
-        yield batch
+    return load_for_inference(MODELS.build(model_cfg), checkpoint)
 
 
 @torch.no_grad()
@@ -224,7 +204,7 @@ def main() -> None:
               for key in ('pseudo_label', 'p_st_argmax', 'prediction')}
     rows, row_titles = [], []
     progress = ProgressBar(num_images)
-    for batch in batches(dataset, num_images, args.batch_size):
+    for batch in same_size_batches(dataset, num_images, args.batch_size):
         data = model.data_preprocessor(pseudo_collate(batch), False)
         inputs, samples = data['inputs'], data['data_samples']
         p_st, rectified = pseudo_labels(model, inputs, samples)

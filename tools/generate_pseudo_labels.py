@@ -25,15 +25,16 @@ from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import get_dist_info, init_dist
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import ProgressBar
-from mmseg.registry import DATASETS, MODELS
 
 import cpsl_mmseg  # noqa: F401
 from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
                                                  pseudo_label_path,
                                                  save_soft_pseudo_label)
 from cpsl_mmseg.utils.launch import finish_distributed
+from cpsl_mmseg.utils.offline_inference import (build_target_images,
+                                               build_warmup_network,
+                                               target_dataset_cfg)
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,37 +52,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def target_dataset_cfg(cfg: Config) -> dict:
-    dataset = cfg.train_dataloader.dataset
-    if dataset.get('type') == 'UDADataset':
-        return dataset.target
-    if 'pseudo_label_dataset' in cfg:
-        return cfg.pseudo_label_dataset
-    raise KeyError(f'{cfg.filename}: no target dataset: expected '
-                   'train_dataloader.dataset of type UDADataset (or a '
-                   'pseudo_label_dataset entry)')
-
-
 def default_output_dir(target_cfg: dict) -> str:
     for step in target_cfg.get('pipeline', []):
         if step.get('type') == 'LoadSoftPseudoLabel':
             return step['pseudo_label_dir']
     raise KeyError('no --out given and the target pipeline has no '
                    'LoadSoftPseudoLabel with a pseudo_label_dir')
-
-
-def build_network(cfg: Config, checkpoint: str) -> torch.nn.Module:
-    model_cfg = cfg.model.segmentor if cfg.model.get(
-        'type') == 'CPSL' else cfg.model
-    model_cfg = dict(model_cfg)
-    if model_cfg.get('data_preprocessor') is None:
-        model_cfg['data_preprocessor'] = cfg.model.get('data_preprocessor')
-    model = MODELS.build(model_cfg)
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'warm-up checkpoint not found: {checkpoint}')
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                    revise_keys=[(r'^module\.', '')])
-    return model.eval()
 
 
 @torch.no_grad()
@@ -98,14 +74,9 @@ def main() -> None:
     rank, world_size = get_dist_info()
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
 
-    target_cfg = dict(target_dataset_cfg(cfg))
-    out_dir = args.out or default_output_dir(target_cfg)
-    target_cfg['pipeline'] = [
-        dict(type='LoadImageFromFile'),
-        dict(type='PackSegInputs')
-    ]
-    dataset = DATASETS.build(target_cfg)
-    model = build_network(cfg, args.checkpoint).to(device)
+    out_dir = args.out or default_output_dir(target_dataset_cfg(cfg))
+    dataset = build_target_images(cfg)
+    model = build_warmup_network(cfg, args.checkpoint).to(device)
     num_classes = model.decode_head.num_classes
 
     todo = []

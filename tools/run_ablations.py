@@ -56,6 +56,8 @@ def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
     results = {'CPSL': records['cpsl']['mIoU'],
                'self-training': records['self_training']['mIoU'],
                'source-only': records['warmup']['mIoU']}
+    if 'calibration' in records:
+        results['source-only + target BN'] = records['calibration']['mIoU']
     base = pipe.cpsl_options() + [pipe.init_file_option()]
     for row in rows:
         stage = 'ablation_' + row.replace('/', '').replace('-', '_')
@@ -70,7 +72,9 @@ def main() -> None:
     args = parse_args()
     rows = args.only or list(ABLATIONS)
     per_seed = {seed: run_seed(args, seed, rows) for seed in args.seeds}
-    names = ['source-only', 'self-training', *rows, 'CPSL']
+    names = ['source-only', 'source-only + target BN', 'self-training', *rows,
+             'CPSL']
+    names = [n for n in names if all(n in r for r in per_seed.values())]
     table = {}
     for name in names:
         values = [per_seed[s][name] for s in args.seeds]

@@ -9,6 +9,9 @@ its own that also runs alone (the exact command is printed and logged):
 
   data           prepare (toy domains only) and validate the data tree
   warmup         source-only training (``uda_pipeline.warmup_config``)  -> evaluated
+  calibration    (``uda_pipeline.calibrate_batch_norm``) the warm-up's BN statistics
+                 re-estimated on target train images (calibrate_batch_norm.py);
+                 later stages start from it                            -> evaluated
   pseudo_labels  soft P_ST of every target train image (generate_pseudo_labels.py)
   prototypes     Eq. 7 prototypes + Eq. 10 class counts (compute_prototypes.py)
   self_training  the baseline: same schedule, no SL / bank / Sinkhorn -> evaluated
@@ -33,10 +36,11 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-STAGES = ('data', 'warmup', 'pseudo_labels', 'prototypes', 'self_training',
+STAGES = ('data', 'warmup', 'calibration', 'pseudo_labels', 'prototypes', 'self_training',
           'cpsl', 'oracle', 'analysis')
-TRAINED = ('warmup', 'self_training', 'cpsl', 'oracle')
-LABELS = dict(warmup='source-only', self_training='self-training',
+EVALUATED = ('warmup', 'calibration', 'self_training', 'cpsl', 'oracle')
+LABELS = dict(warmup='source-only', calibration='source-only + target BN',
+              self_training='self-training',
               cpsl='CPSL', oracle='target oracle')
 
 
@@ -141,9 +145,17 @@ class Pipeline:
                          '--work-dir', self.stage_dir(stage),
                          '--cfg-options', *options])
         train_time = time.time() - start
+        record = self.evaluate(stage, config, self.checkpoint(stage), options)
+        record.update(train_time_s=train_time,
+                      wall_time_s=time.time() - start)
+        return self.finish(stage, record)
+
+    def evaluate(self, stage: str, config: str, checkpoint: str,
+                 options: List[str]) -> dict:
+        """Target-val metrics of ``checkpoint`` (tools/test.py)."""
         metrics_path = osp.join(self.stage_dir(stage), 'metrics.json')
         self.run(stage, [
-            sys.executable, 'tools/test.py', config, self.checkpoint(stage),
+            sys.executable, 'tools/test.py', config, checkpoint,
             '--work-dir', osp.join(self.stage_dir(stage), 'test'),
             '--metrics-json', metrics_path, '--cfg-options', *options,
             'test_evaluator.type=SubsetIoUMetric'
@@ -152,12 +164,10 @@ class Pipeline:
             metrics = json.load(f)
         per_class = {k[4:]: v for k, v in metrics.items()
                      if k.startswith('IoU.')}
-        return self.finish(stage, dict(
-            stage=stage, config=config, options=options,
-            checkpoint=self.checkpoint(stage), mIoU=metrics['mIoU'],
-            per_class_iou=per_class, aAcc=metrics.get('aAcc'),
-            MPA=metrics.get('MPA'), wall_time_s=time.time() - start,
-            train_time_s=train_time))
+        return dict(stage=stage, config=config, options=options,
+                    checkpoint=checkpoint, mIoU=metrics['mIoU'],
+                    per_class_iou=per_class, aAcc=metrics.get('aAcc'),
+                    MPA=metrics.get('MPA'))
 
     # ------------------------------------------------------------- stages
     def stage_data(self) -> dict:
@@ -171,11 +181,30 @@ class Pipeline:
         return self.finish('data', dict(stage='data', data_root=self.data_root,
                                         wall_time_s=time.time() - start))
 
+    def stage_calibration(self) -> dict:
+        start = time.time()
+        out = osp.join(self.stage_dir('calibration'), 'calibrated.pth')
+        self.run('calibration', [
+            sys.executable, 'tools/calibrate_batch_norm.py', self.args.config,
+            self.checkpoint('warmup'), '--out', out, '--cfg-options',
+            *self.data_options(uda=True)
+        ])
+        record = self.evaluate('calibration', self.spec.warmup_config, out,
+                               self.data_options(uda=False))
+        record.update(wall_time_s=time.time() - start)
+        return self.finish('calibration', record)
+
+    def adaptation_start(self) -> str:
+        """The checkpoint pseudo labels, prototypes and adaptation start from."""
+        if self.spec.get('calibrate_batch_norm', False):
+            return osp.join(self.stage_dir('calibration'), 'calibrated.pth')
+        return self.checkpoint('warmup')
+
     def stage_pseudo_labels(self) -> dict:
         start = time.time()
         self.run('pseudo_labels', [
             sys.executable, 'tools/generate_pseudo_labels.py',
-            self.args.config, self.checkpoint('warmup'), '--out',
+            self.args.config, self.adaptation_start(), '--out',
             self.stage_dir('pseudo_labels'), '--cfg-options',
             *self.data_options(uda=True)
         ])
@@ -185,7 +214,7 @@ class Pipeline:
     def cpsl_options(self) -> List[str]:
         return self.data_options(uda=True) + [
             self.pseudo_label_option(),
-            f'model.warmup_checkpoint={self.checkpoint("warmup")}'
+            f'model.warmup_checkpoint={self.adaptation_start()}'
         ]
 
     def stage_prototypes(self) -> dict:
@@ -231,6 +260,10 @@ class Pipeline:
             ('warmup', lambda: self.train_and_test(
                 'warmup', self.spec.warmup_config,
                 self.data_options(uda=False))),
+        ]
+        if self.spec.get('calibrate_batch_norm', False):
+            plan.append(('calibration', self.stage_calibration))
+        plan += [
             ('pseudo_labels', self.stage_pseudo_labels),
             ('prototypes', self.stage_prototypes),
             ('self_training', lambda: self.train_and_test(
@@ -270,7 +303,7 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
                                              read_scalars)
     classes = list(pipe.cfg.get('metainfo', {}).get('classes', [])) or list(
         records['cpsl']['per_class_iou'])
-    trained = [s for s in TRAINED if s in records]
+    evaluated = [s for s in EVALUATED if s in records]
     analysis = records['analysis']['pseudo_labels']
     summary = dict(
         config=pipe.args.config, seed=pipe.args.seed, data_root=pipe.data_root,
@@ -294,14 +327,14 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
              f'Config: `{pipe.args.config}`; data: `{pipe.data_root}`; '
              f'whole pipeline {wall_time / 60:.1f} min (stages skipped as '
              'complete count as 0).', '',
-             '| class | ' + ' | '.join(LABELS[s] for s in trained) + ' |',
-             '|---' * (len(trained) + 1) + '|']
+             '| class | ' + ' | '.join(LABELS[s] for s in evaluated) + ' |',
+             '|---' * (len(evaluated) + 1) + '|']
     for name in classes:
         row = [f"{records[s]['per_class_iou'].get(name, float('nan')):.1f}"
-               for s in trained]
+               for s in evaluated]
         lines.append(f'| {name} | ' + ' | '.join(row) + ' |')
     lines.append('| **mIoU** | ' + ' | '.join(
-        f"**{records[s]['mIoU']:.1f}**" for s in trained) + ' |')
+        f"**{records[s]['mIoU']:.1f}**" for s in evaluated) + ' |')
     lines += ['', '| stage | wall time (s) |', '|---|---|']
     lines += [f"| {s} | {records[s]['wall_time_s']:.0f} |" for s in records]
     lines += ['', '| pseudo labels | KL(GT \\|\\| pseudo) | pseudo-label mIoU |',
@@ -323,7 +356,8 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
         }, osp.join(pipe.work_dir, 'class_distribution.png'),
         'Pseudo-label class distribution on the target train set')
     plot_training_curves(
-        {LABELS[s]: read_scalars(pipe.stage_dir(s)) for s in trained},
+        {LABELS[s]: read_scalars(pipe.stage_dir(s))
+         for s in evaluated if s != 'calibration'},
         osp.join(pipe.work_dir, 'training_curves.png'))
     print(f'[pipeline] summary: {osp.join(pipe.work_dir, "summary.md")}')
 

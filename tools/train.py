@@ -8,7 +8,7 @@ Same command line as MMSegmentation's ``tools/train.py``, plus:
 
 Examples::
 
-    python tools/train.py configs/toy/fcn_r18-tiny_smoke.py --work-dir work_dirs/smoke
+    python tools/train.py configs/smoke/fcn_r18-tiny_2xb2-20it_smoke-64x64.py --work-dir work_dirs/smoke
     torchrun --nproc_per_node=2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse

@@ -1,10 +1,12 @@
 # CPSL on the offline toy domains (README main job: tools/run_pipeline.py).
 # The adapted network is the warm-up's DeepLabV3+; the paper's hyperparameters are
 # kept except where the toy scale needs smaller numbers: a 16,384-feature bank
-# (~ 128 batches x 8 images x M) and M = 16 pixels per 64x128 crop (512 of
-# 1024x2048 in the paper is a 1/4096 share; 16 of 8x16 feature pixels is 1/8).
+# (~ 128 batches x 8 images x M) and M = 16 pixels per 64x128 crop (of its 16x32
+# stride-4 feature pixels). lambda2 stays at the paper's 5: on the development
+# tree (--seed 1234 data, training seed 7) lambda2 = 1 gave the same mIoU
+# (CPSL 42.2 vs 42.0, self-training 41.9 vs 41.9).
 _base_ = [
-    '../_base_/models/deeplabv3plus_r18-tiny-d16.py',
+    '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
     '../_base_/datasets/toy_uda.py', '../_base_/uda/cpsl.py',
     '../_base_/default_runtime.py', '../_base_/schedules/toy_schedule.py'
 ]
@@ -13,12 +15,13 @@ model.update(
     segmentor=_base_.model,
     memory_bank_size=16384,
     samples_per_image=16,
-    # lambda2 = 1, the low end of the paper's Table 7 (55.5 vs 55.7 mIoU at 5):
-    # with lambda2 = 5 the consistency term was ~80% of the total loss on this
-    # randomly initialised toy network (loss_reg 5.4 of 6.8 after 300 iterations)
-    # and pulled the student away from the source task.
-    loss_consistency=dict(type='ConsistencyLoss', symmetric=True,
-                          loss_weight=1.0),
+    # Adapt with the BN statistics of the calibration stage (the warm-up's,
+    # re-estimated on target train images) and keep them: this network trains its
+    # BN layers from scratch, so source statistics are far off on the target
+    # (seed 0 of the default tree: source-only 29.8, recalibrated 37.7 mIoU), and
+    # statistics that follow the training batches (source, strong view, CutMix)
+    # are not those of the clean target images it is evaluated on.
+    freeze_norm_statistics=True,
     warmup_checkpoint=None)  # set by tools/run_pipeline.py (or --cfg-options)
 # AdamW at a tenth of the warm-up's rate (the paper's SGD 1e-4 suits a pretrained
 # ResNet-101 at 896x512, not this randomly initialised toy network); the
@@ -48,4 +51,5 @@ uda_pipeline = dict(
         'model.pseudo_label_source': 'teacher',
     },
     prepare_data='tools/prepare_toy_data.py',
+    calibrate_batch_norm=True,
 )

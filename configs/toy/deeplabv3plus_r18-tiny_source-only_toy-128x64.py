@@ -1,6 +1,6 @@
 # Warm-up stage on the toy domains: source-only training, evaluated on target val.
 _base_ = [
-    '../_base_/models/deeplabv3plus_r18-tiny-d16.py',
+    '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
     '../_base_/datasets/toy_uda.py', '../_base_/default_runtime.py',
     '../_base_/schedules/toy_schedule.py'
 ]

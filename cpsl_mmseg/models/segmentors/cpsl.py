@@ -37,6 +37,7 @@ from ...clustering import (ClassPrior, PixelMemoryBank, class_balanced_sample,
                            class_distribution, distribution_aligned_sinkhorn,
                            uniform_sample)
 from ..data_preprocessor import uda_preprocessor_cfg
+from ..utils.batch_norm import freeze_batch_norm
 from ..utils.cutmix import paste, random_box_masks
 from ..utils.ema import momentum_update_
 from ..utils.feature_capture import (capture_pre_classifier_feature,
@@ -93,6 +94,11 @@ class CPSL(BaseSegmentor):
         use_momentum: False = "w/o Mom": teacher and momentum head copy the
             student and the head after every step (momentum 1).
         predict_with: ``'student'`` (default) or ``'teacher'`` for inference.
+        freeze_norm_statistics: keep the student's BN running statistics as
+            loaded (e.g. target-calibrated by ``tools/calibrate_batch_norm.py``);
+            BN layers normalise with them in training too, their affine weights
+            still learn. Default False (statistics follow the training batches:
+            source, strong view and CutMix pastes alike).
     """
 
     def __init__(self,
@@ -125,6 +131,7 @@ class CPSL(BaseSegmentor):
                  use_strong_augmentation: bool = True,
                  use_momentum: bool = True,
                  predict_with: str = 'student',
+                 freeze_norm_statistics: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         segmentor = copy.deepcopy(dict(segmentor))
         data_preprocessor = uda_preprocessor_cfg(data_preprocessor, segmentor)
@@ -185,6 +192,7 @@ class CPSL(BaseSegmentor):
         self.init_head_from_prototypes = init_head_from_prototypes
         self.use_strong_augmentation = use_strong_augmentation
         self.predict_with = predict_with
+        self.freeze_norm_statistics = freeze_norm_statistics
         # Eq. 8 class distribution of the last batch, consumed by Eq. 11 after
         # the optimiser step (not state: recomputed every iteration).
         self.last_class_distribution: Optional[Tensor] = None
@@ -224,6 +232,8 @@ class CPSL(BaseSegmentor):
 
     def train(self, mode: bool = True) -> 'CPSL':
         super().train(mode)
+        if mode and self.freeze_norm_statistics:
+            freeze_batch_norm(self.student)
         self.teacher.train(mode and self.teacher_train_mode)
         if self.frozen_model is not None:
             self.frozen_model.eval()

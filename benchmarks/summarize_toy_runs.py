@@ -1,0 +1,91 @@
+"""Aggregate toy pipeline runs (``tools/run_pipeline.py``) over seeds against the
+README main job's targets.
+
+    .venv/bin/python benchmarks/summarize_toy_runs.py work_dirs/toy_ablations/seed{0,1,2}
+
+Reads each ``DIR/summary.json`` and prints markdown: target-val mIoU per stage and
+seed with mean +- std, the mean IoU of the rarest third of classes (by ground-truth
+pixel share on the target train set), KL(ground truth || pseudo-label class
+distribution), pipeline wall time, and each target as met / not met. Writes nothing.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+from typing import Dict, List
+
+STAGES = (('warmup', 'source-only'), ('calibration', 'source-only + target BN'),
+          ('self_training', 'self-training'), ('cpsl', 'CPSL'),
+          ('oracle', 'target oracle'))
+
+
+def mean_std(values: List[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f'{statistics.mean(values):.2f} +- {std:.2f}'
+
+
+def rarest_third(summary: dict) -> List[str]:
+    stats = summary['pseudo_labels']['cpsl']
+    classes = list(summary['stages']['cpsl']['per_class_iou'])
+    order = sorted(range(len(classes)), key=lambda i: stats['gt_distribution'][i])
+    return [classes[i] for i in order[:max(1, len(classes) // 3)]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('dirs', nargs='+', help='pipeline work dirs (one per seed)')
+    args = parser.parse_args()
+    runs = []
+    for d in args.dirs:
+        with open(osp.join(d, 'summary.json')) as f:
+            runs.append(json.load(f))
+    stages = [(k, n) for k, n in STAGES if all(k in r['stages'] for r in runs)]
+    miou: Dict[str, List[float]] = {
+        k: [r['stages'][k]['mIoU'] for r in runs] for k, _ in stages}
+
+    print('| seed | ' + ' | '.join(n for _, n in stages) + ' | wall time (min) |')
+    print('|---' * (len(stages) + 2) + '|')
+    for r in runs:
+        print(f"| {r['seed']} | " + ' | '.join(
+            f"{r['stages'][k]['mIoU']:.2f}" for k, _ in stages) +
+            f" | {r['pipeline_wall_time_s'] / 60:.1f} |")
+    print('| mean +- std | ' + ' | '.join(mean_std(miou[k]) for k, _ in stages)
+          + ' | |')
+
+    rare = rarest_third(runs[0])
+    rare_iou = {k: [statistics.mean(r['stages'][k]['per_class_iou'][c]
+                                    for c in rare) for r in runs]
+                for k, _ in stages}
+    print(f'\nRarest third ({", ".join(rare)}), mean IoU per seed:')
+    for k, n in stages:
+        print(f'- {n}: ' + ' / '.join(f'{v:.2f}' for v in rare_iou[k]) +
+              f' (mean {statistics.mean(rare_iou[k]):.2f})')
+    kl = {s: [r['pseudo_labels'][s]['kl_gt_to_pseudo'] for r in runs]
+          for s in ('self_training', 'cpsl')}
+    print('\nKL(GT || pseudo labels) per seed: self-training ' +
+          ' / '.join(f'{v:.3f}' for v in kl['self_training']) + ', CPSL ' +
+          ' / '.join(f'{v:.3f}' for v in kl['cpsl']))
+
+    mean = {k: statistics.mean(v) for k, v in miou.items()}
+    checks = [
+        ('pipeline <= 15 min (every run)',
+         all(r['pipeline_wall_time_s'] <= 900 for r in runs)),
+        ('CPSL >= self-training + 3 (mean)',
+         mean['cpsl'] >= mean['self_training'] + 3),
+        ('CPSL >= source-only + 10 (mean)', mean['cpsl'] >= mean['warmup'] + 10),
+        ('rarest third: CPSL > self-training (mean)',
+         statistics.mean(rare_iou['cpsl']) >
+         statistics.mean(rare_iou['self_training'])),
+        ('KL: CPSL < self-training (every seed)',
+         all(c < s for c, s in zip(kl['cpsl'], kl['self_training']))),
+    ]
+    if 'oracle' in mean:
+        checks.insert(1, ('source-only <= 70% of oracle (mean)',
+                          mean['warmup'] <= 0.7 * mean['oracle']))
+    print('\nTargets:')
+    for name, ok in checks:
+        print(f"- {name}: {'met' if ok else 'NOT met'}")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,108 @@
+"""Target BN calibration and frozen BN statistics during adaptation."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import nn
+
+import cpsl_mmseg  # noqa: F401
+from cpsl_mmseg.models.utils.batch_norm import (freeze_batch_norm,
+                                                recalibrate_batch_norm)
+
+CPSL_CFG = 'configs/smoke/cpsl_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
+
+
+def small_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
+                         nn.ReLU(), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
+
+
+def test_recalibration_averages_the_statistics_of_all_batches():
+    net = small_net()
+    weights = {k: v.clone() for k, v in net.state_dict().items()
+               if 'running' not in k and 'num_batches' not in k}
+    g = torch.Generator().manual_seed(1)
+    batches = [torch.randn(3, 3, 8, 8, generator=g) * 2 + 5 for _ in range(4)]
+    net.eval()
+    assert recalibrate_batch_norm(net, batches) == 2
+    assert not net.training  # the mode is restored
+    features = [net[0](b) for b in batches]
+    torch.testing.assert_close(
+        net[1].running_mean,
+        torch.stack([f.mean(dim=(0, 2, 3)) for f in features]).mean(0))
+    torch.testing.assert_close(
+        net[1].running_var,
+        torch.stack([f.var(dim=(0, 2, 3)) for f in features]).mean(0))
+    assert net[1].momentum == 0.1  # restored
+    for key, value in weights.items():
+        torch.testing.assert_close(net.state_dict()[key], value)
+
+
+def test_recalibration_without_batches_is_an_error_and_order_free():
+    net = small_net()
+    with pytest.raises(ValueError, match='no batch'):
+        recalibrate_batch_norm(net, [])
+    g = torch.Generator().manual_seed(2)
+    batches = [torch.randn(2, 3, 8, 8, generator=g) for _ in range(3)]
+    recalibrate_batch_norm(net, batches)
+    forward = net[1].running_mean.clone()
+    recalibrate_batch_norm(net, batches[::-1])
+    torch.testing.assert_close(net[1].running_mean, forward)
+
+
+def test_frozen_layers_keep_statistics_but_train_their_weights():
+    net = small_net()
+    net.train()
+    freeze_batch_norm(net)
+    before = net[1].running_mean.clone()
+    net(torch.randn(2, 3, 8, 8)).sum().backward()
+    torch.testing.assert_close(net[1].running_mean, before)
+    assert net[1].weight.grad is not None
+    assert net[0].training and not net[1].training
+
+
+def cpsl_loss_after_train(repo_root, **overrides):
+    """A smoke CPSL model in train mode and one loss() on a random batch."""
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(repo_root / CPSL_CFG))
+    cfg.model.update(overrides)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    dim = model.teacher.decode_head.conv_seg.in_channels
+    model.initialize_statistics(torch.randn(3, dim), torch.tensor([5., 3., 2.]))
+    model.train()
+    bn = [m for m in model.student.modules() if isinstance(m, nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in bn]
+    g = torch.Generator().manual_seed(0)
+    src, tgt = [], []
+    for _ in range(2):
+        s = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, 3, (1, 64, 64), generator=g)))
+        t = SegDataSample()
+        t.set_data(dict(soft_pseudo_label=PixelData(
+            data=torch.rand(3, 64, 64, generator=g).softmax(0))))
+        for sample in (s, t):
+            sample.set_metainfo(dict(img_shape=(64, 64)))
+        src.append(s)
+        tgt.append(t)
+    inputs = {k: torch.randn(2, 3, 64, 64, generator=g)
+              for k in ('source', 'target', 'target_strong')}
+    losses = model.loss(inputs, dict(source=src, target=tgt))
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    return bn, before
+
+
+def test_cpsl_freeze_norm_statistics_keeps_the_student_statistics(repo_root):
+    bn, before = cpsl_loss_after_train(repo_root, freeze_norm_statistics=True)
+    assert bn and not any(m.training for m in bn)
+    for m, b in zip(bn, before):
+        torch.testing.assert_close(m.running_mean, b)
+    assert bn[0].weight.grad is not None
+
+    bn, before = cpsl_loss_after_train(repo_root)
+    assert all(m.training for m in bn)
+    assert any(not torch.equal(m.running_mean, b) for m, b in zip(bn, before))
