@@ -142,3 +142,34 @@ def test_source_image_without_label_is_named(tiny_toy, tmp_path, run_tool):
         run_tool(['python', 'tools/run_pipeline.py', CONFIG, '--work-dir',
                   tmp_path / 'w', '--data-root', root, '--cfg-options', *TINY])
     assert not (tmp_path / 'w' / 'warmup').exists()
+
+
+def test_adversarial_warmup_hands_its_segmentor_on(tiny_toy, tmp_path,
+                                                   run_tool):
+    work = tmp_path / 'adv'
+    run_tool(['python', 'tools/run_pipeline.py', CONFIG, '--work-dir', work,
+              '--data-root', tiny_toy, '--warmup', 'adversarial',
+              '--cfg-options', *TINY], timeout=900)
+    full = torch.load(work / 'warmup' / 'iter_2.pth', map_location='cpu',
+                      weights_only=False)['state_dict']
+    assert any(k.startswith('discriminator.') for k in full)
+    plain = torch.load(work / 'warmup' / 'segmentor.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert plain.keys() == {k[len('segmentor.'):] for k in full
+                            if k.startswith('segmentor.')}
+    calibrate = (work / 'calibration' / 'calibrate_batch_norm.log'
+                 ).read_text().splitlines()[0]
+    assert 'warmup/segmentor.pth' in calibrate
+    summary = json.loads((work / 'summary.json').read_text())
+    assert summary['warmup'] == 'adversarial'
+    assert '| adversarial warm-up |' in (work / 'summary.md').read_text()
+
+
+def test_rerun_with_another_warmup_is_refused(finished, tiny_toy, run_tool):
+    work, _ = finished
+    before = (work / 'warmup' / 'stage.json').read_bytes()
+    with pytest.raises(AssertionError, match='--redo warmup'):
+        run_tool(['python', 'tools/run_pipeline.py', CONFIG, '--work-dir',
+                  work, '--data-root', tiny_toy, '--warmup', 'adversarial',
+                  '--cfg-options', *TINY])
+    assert (work / 'warmup' / 'stage.json').read_bytes() == before

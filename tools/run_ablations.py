@@ -36,6 +36,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--data-root')
+    parser.add_argument('--warmup', default='source_only',
+                        choices=('source_only', 'adversarial'),
+                        help='warm-up of every seed (see run_pipeline.py)')
     parser.add_argument('--only', nargs='+', choices=list(ABLATIONS),
                         help='run only these rows')
     parser.add_argument('--cfg-options', nargs='+', default=[])
@@ -44,7 +47,8 @@ def parse_args() -> argparse.Namespace:
 
 def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
     seed_dir = osp.join(args.work_dir, f'seed{seed}')
-    argv = [args.config, '--work-dir', seed_dir, '--seed', str(seed)]
+    argv = [args.config, '--work-dir', seed_dir, '--seed', str(seed),
+            '--warmup', args.warmup]
     if args.cfg_options:
         argv += ['--cfg-options', *args.cfg_options]
     if osp.isfile(osp.join(seed_dir, 'oracle', 'stage.json')):

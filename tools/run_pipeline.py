@@ -8,7 +8,10 @@ CONFIG is a CPSL config with a ``uda_pipeline`` entry (see
 its own that also runs alone (the exact command is printed and logged):
 
   data           prepare (toy domains only) and validate the data tree
-  warmup         source-only training (``uda_pipeline.warmup_config``)  -> evaluated
+  warmup         source-only training (``uda_pipeline.warmup_config``), or with
+                 ``--warmup adversarial`` the paper's output-space adversarial
+                 warm-up (``uda_pipeline.adversarial_warmup_config``; its segmentor
+                 is extracted to DIR/warmup/segmentor.pth)         -> evaluated
   calibration    (``uda_pipeline.calibrate_batch_norm``) the warm-up's BN statistics
                  re-estimated on target train images (calibrate_batch_norm.py);
                  later stages start from it                            -> evaluated
@@ -51,6 +54,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--data-root', help='override the config data_root')
     parser.add_argument('--seed', type=int, default=0,
                         help='training seed of every stage')
+    parser.add_argument('--warmup', default='source_only',
+                        choices=('source_only', 'adversarial'),
+                        help='warm-up stage: source-only training (default) or '
+                        "the paper's output-space adversarial training")
     parser.add_argument('--oracle', action='store_true',
                         help='also train the target oracle (upper bound)')
     parser.add_argument('--redo', nargs='+', default=[], choices=STAGES,
@@ -136,8 +143,13 @@ class Pipeline:
         with open(osp.join(self.stage_dir(stage), 'last_checkpoint')) as f:
             return f.read().strip()
 
-    def train_and_test(self, stage: str, config: str,
-                       options: List[str]) -> dict:
+    def warmup_checkpoint(self) -> str:
+        """The warm-up network as a plain segmentor checkpoint."""
+        segmentor = osp.join(self.stage_dir('warmup'), 'segmentor.pth')
+        return segmentor if osp.isfile(segmentor) else self.checkpoint('warmup')
+
+    def train_and_test(self, stage: str, config: str, options: List[str],
+                       finish: bool = True) -> dict:
         start = time.time()
         options = options + [f'randomness.seed={self.args.seed}'
                              ] + self.args.cfg_options
@@ -148,7 +160,7 @@ class Pipeline:
         record = self.evaluate(stage, config, self.checkpoint(stage), options)
         record.update(train_time_s=train_time,
                       wall_time_s=time.time() - start)
-        return self.finish(stage, record)
+        return self.finish(stage, record) if finish else record
 
     def evaluate(self, stage: str, config: str, checkpoint: str,
                  options: List[str]) -> dict:
@@ -181,12 +193,45 @@ class Pipeline:
         return self.finish('data', dict(stage='data', data_root=self.data_root,
                                         wall_time_s=time.time() - start))
 
+    def stage_warmup(self) -> dict:
+        if self.args.warmup == 'source_only':
+            record = self.train_and_test('warmup', self.spec.warmup_config,
+                                         self.data_options(uda=False),
+                                         finish=False)
+        else:
+            record = self.adversarial_warmup()
+        record['warmup'] = self.args.warmup
+        return self.finish('warmup', record)
+
+    def adversarial_warmup(self) -> dict:
+        """Train the adversarial warm-up, extract its segmentor and evaluate that
+        with the source-only config (a plain EncoderDecoder, like the default)."""
+        start = time.time()
+        if 'adversarial_warmup_config' not in self.spec:
+            raise KeyError(f'{self.args.config}: --warmup adversarial needs '
+                           'uda_pipeline.adversarial_warmup_config')
+        options = self.data_options(uda=True) + [
+            f'randomness.seed={self.args.seed}'] + self.args.cfg_options
+        self.run('warmup', [sys.executable, 'tools/train.py',
+                            self.spec.adversarial_warmup_config, '--work-dir',
+                            self.stage_dir('warmup'), '--cfg-options', *options])
+        segmentor = osp.join(self.stage_dir('warmup'), 'segmentor.pth')
+        self.run('warmup', [sys.executable, 'tools/extract_submodel.py',
+                            self.checkpoint('warmup'), segmentor, '--prefix',
+                            'segmentor.'])
+        train_time = time.time() - start
+        record = self.evaluate('warmup', self.spec.warmup_config, segmentor,
+                               self.data_options(uda=False) + [
+                                   f'randomness.seed={self.args.seed}'])
+        record.update(train_time_s=train_time, wall_time_s=time.time() - start)
+        return record
+
     def stage_calibration(self) -> dict:
         start = time.time()
         out = osp.join(self.stage_dir('calibration'), 'calibrated.pth')
         self.run('calibration', [
             sys.executable, 'tools/calibrate_batch_norm.py', self.args.config,
-            self.checkpoint('warmup'), '--out', out, '--cfg-options',
+            self.warmup_checkpoint(), '--out', out, '--cfg-options',
             *self.data_options(uda=True)
         ])
         record = self.evaluate('calibration', self.spec.warmup_config, out,
@@ -198,7 +243,7 @@ class Pipeline:
         """The checkpoint pseudo labels, prototypes and adaptation start from."""
         if self.spec.get('calibrate_batch_norm', False):
             return osp.join(self.stage_dir('calibration'), 'calibrated.pth')
-        return self.checkpoint('warmup')
+        return self.warmup_checkpoint()
 
     def stage_pseudo_labels(self) -> dict:
         start = time.time()
@@ -257,9 +302,7 @@ class Pipeline:
         uda_cfg = self.args.config
         plan = [
             ('data', self.stage_data),
-            ('warmup', lambda: self.train_and_test(
-                'warmup', self.spec.warmup_config,
-                self.data_options(uda=False))),
+            ('warmup', self.stage_warmup),
         ]
         if self.spec.get('calibrate_batch_norm', False):
             plan.append(('calibration', self.stage_calibration))
@@ -282,6 +325,13 @@ class Pipeline:
         plan.append(('analysis', lambda: self.stage_analysis(records)))
         for stage, run_stage in plan:
             record = self.done(stage)
+            if stage == 'warmup' and record is not None and record.get(
+                    'warmup', 'source_only') != self.args.warmup:
+                raise ValueError(
+                    f'{self.stage_dir("warmup")} holds a '
+                    f"{record.get('warmup', 'source_only')} warm-up, not "
+                    f'--warmup {self.args.warmup}: pass --redo warmup (and the '
+                    'later stages) or use another --work-dir')
             if record is not None:
                 print(f'[pipeline] {stage}: complete, skipped', flush=True)
             else:
@@ -293,6 +343,15 @@ class Pipeline:
             records[stage] = record
         write_summary(self, records, time.time() - t0)
         return records
+
+
+def stage_label(records: Dict[str, dict], stage: str) -> str:
+    """Column name of a stage (warm-up columns say which warm-up it was)."""
+    label = LABELS[stage]
+    if stage in ('warmup', 'calibration') and records['warmup'].get(
+            'warmup') == 'adversarial':
+        label = label.replace('source-only', 'adversarial warm-up')
+    return label
 
 
 def write_summary(pipe: Pipeline, records: Dict[str, dict],
@@ -307,6 +366,7 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
     analysis = records['analysis']['pseudo_labels']
     summary = dict(
         config=pipe.args.config, seed=pipe.args.seed, data_root=pipe.data_root,
+        warmup=records['warmup'].get('warmup', 'source_only'),
         pipeline_wall_time_s=wall_time,
         stages={s: {k: records[s][k] for k in records[s]
                     if k in ('mIoU', 'per_class_iou', 'aAcc', 'MPA',
@@ -327,7 +387,8 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
              f'Config: `{pipe.args.config}`; data: `{pipe.data_root}`; '
              f'whole pipeline {wall_time / 60:.1f} min (stages skipped as '
              'complete count as 0).', '',
-             '| class | ' + ' | '.join(LABELS[s] for s in evaluated) + ' |',
+             '| class | ' + ' | '.join(stage_label(records, s)
+                                       for s in evaluated) + ' |',
              '|---' * (len(evaluated) + 1) + '|']
     for name in classes:
         row = [f"{records[s]['per_class_iou'].get(name, float('nan')):.1f}"
@@ -356,7 +417,7 @@ def write_summary(pipe: Pipeline, records: Dict[str, dict],
         }, osp.join(pipe.work_dir, 'class_distribution.png'),
         'Pseudo-label class distribution on the target train set')
     plot_training_curves(
-        {LABELS[s]: read_scalars(pipe.stage_dir(s))
+        {stage_label(records, s): read_scalars(pipe.stage_dir(s))
          for s in evaluated if s != 'calibration'},
         osp.join(pipe.work_dir, 'training_curves.png'))
     print(f'[pipeline] summary: {osp.join(pipe.work_dir, "summary.md")}')

@@ -43,6 +43,9 @@ randomness = dict(seed=0)
 # Stages of tools/run_pipeline.py around this config.
 uda_pipeline = dict(
     warmup_config='configs/toy/deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
+    # tools/run_pipeline.py --warmup adversarial (the paper's warm-up)
+    adversarial_warmup_config=(
+        'configs/toy/adaptseg_deeplabv3plus_r18-tiny_toy-128x64.py'),
     oracle_config='configs/toy/deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py',
     # the plain self-training baseline: same schedule, no SL/bank/Sinkhorn, the EMA
     # teacher's own predictions as pseudo labels
