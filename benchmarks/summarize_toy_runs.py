@@ -6,7 +6,9 @@ README main job's targets.
 Reads each ``DIR/summary.json`` and prints markdown: target-val mIoU per stage and
 seed with mean +- std, the mean IoU of the rarest third of classes (by ground-truth
 pixel share on the target train set), KL(ground truth || pseudo-label class
-distribution), pipeline wall time, and each target as met / not met. Writes nothing.
+distribution), the sum of the stages' wall times (a pipeline resumed in pieces still
+counts every stage once; ``pipeline_wall_time_s`` of a resumed run counts only its
+last piece), and each target as met / not met. Writes nothing.
 """
 import argparse
 import json
@@ -22,6 +24,10 @@ STAGES = (('warmup', 'source-only'), ('calibration', 'source-only + target BN'),
 def mean_std(values: List[float]) -> str:
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return f'{statistics.mean(values):.2f} +- {std:.2f}'
+
+
+def stage_minutes(summary: dict) -> float:
+    return sum(r['wall_time_s'] for r in summary['stages'].values()) / 60
 
 
 def rarest_third(summary: dict) -> List[str]:
@@ -43,12 +49,12 @@ def main() -> None:
     miou: Dict[str, List[float]] = {
         k: [r['stages'][k]['mIoU'] for r in runs] for k, _ in stages}
 
-    print('| seed | ' + ' | '.join(n for _, n in stages) + ' | wall time (min) |')
+    print('| seed | ' + ' | '.join(n for _, n in stages) + ' | stage time sum (min) |')
     print('|---' * (len(stages) + 2) + '|')
     for r in runs:
         print(f"| {r['seed']} | " + ' | '.join(
             f"{r['stages'][k]['mIoU']:.2f}" for k, _ in stages) +
-            f" | {r['pipeline_wall_time_s'] / 60:.1f} |")
+            f' | {stage_minutes(r):.1f} |')
     print('| mean +- std | ' + ' | '.join(mean_std(miou[k]) for k, _ in stages)
           + ' | |')
 
@@ -68,8 +74,8 @@ def main() -> None:
 
     mean = {k: statistics.mean(v) for k, v in miou.items()}
     checks = [
-        ('pipeline <= 15 min (every run)',
-         all(r['pipeline_wall_time_s'] <= 900 for r in runs)),
+        ('pipeline <= 15 min (every run, sum of stage times)',
+         all(stage_minutes(r) <= 15 for r in runs)),
         ('CPSL >= self-training + 3 (mean)',
          mean['cpsl'] >= mean['self_training'] + 3),
         ('CPSL >= source-only + 10 (mean)', mean['cpsl'] >= mean['warmup'] + 10),
