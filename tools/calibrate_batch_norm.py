@@ -9,7 +9,8 @@ target images, see ``cpsl_mmseg/models/utils/batch_norm.py``); every weight is k
 The output is a new checkpoint (written atomically; the input is never
 overwritten) that the pseudo-label, prototype and adaptation stages load in place
 of the warm-up checkpoint. Pair it with ``model.freeze_norm_statistics=True`` so
-that adaptation keeps these statistics.
+that adaptation keeps these statistics. Runs on the GPU when there is one; lower
+``--batch-size`` for large images (e.g. full 2048x1024 Cityscapes frames).
 """
 import argparse
 import os
@@ -33,7 +34,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='CPSL (or plain segmentor) config')
     parser.add_argument('checkpoint', help='warm-up model checkpoint')
     parser.add_argument('--out', required=True, help='output checkpoint')
-    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--batch-size', type=int, default=16,
+                        help='images per forward pass (default: 16)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -49,7 +51,8 @@ def main() -> None:
     dataset = build_target_images(cfg)
     if len(dataset) == 0:
         raise ValueError(f'{args.config}: the target training set is empty')
-    model = build_warmup_network(cfg, args.checkpoint)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model = build_warmup_network(cfg, args.checkpoint).to(device)
     progress = ProgressBar(len(dataset))
 
     def batches():
@@ -61,7 +64,8 @@ def main() -> None:
     num_layers = recalibrate_batch_norm(model, batches())
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'
-    torch.save(dict(state_dict=model.state_dict(),
+    state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
+    torch.save(dict(state_dict=state_dict,
                     meta=dict(calibrated_from=osp.abspath(args.checkpoint),
                               target_images=len(dataset))), tmp)
     os.replace(tmp, args.out)

@@ -35,8 +35,8 @@ def recalibrate_batch_norm(network: nn.Module, batches: Iterable[Tensor]) -> int
     through ``network(batch)`` (an mmseg ``EncoderDecoder`` called with a tensor
     runs its backbone and decode head) in train mode with cumulative averaging
     (``momentum=None``): each running mean and variance becomes the equal-weight
-    average of the per-batch statistics, independent of the batch order. Weights, the training flag and each
-    layer's momentum are restored.
+    average of the per-batch statistics, independent of the batch order.
+    Weights, the training flag and each layer's momentum are restored.
 
     Returns:
         The number of BN layers recalibrated.
