@@ -144,9 +144,11 @@ class Pipeline:
             return f.read().strip()
 
     def warmup_checkpoint(self) -> str:
-        """The warm-up network as a plain segmentor checkpoint."""
-        segmentor = osp.join(self.stage_dir('warmup'), 'segmentor.pth')
-        return segmentor if osp.isfile(segmentor) else self.checkpoint('warmup')
+        """The warm-up network as a plain segmentor checkpoint: the one the
+        completed warm-up stage evaluated (its extracted segmentor when the
+        warm-up was adversarial)."""
+        with open(osp.join(self.stage_dir('warmup'), 'stage.json')) as f:
+            return json.load(f)['checkpoint']
 
     def train_and_test(self, stage: str, config: str, options: List[str],
                        finish: bool = True) -> dict:
