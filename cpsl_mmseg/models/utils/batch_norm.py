@@ -8,8 +8,8 @@ the CutMix pastes, none of which is the clean target image it is evaluated on.
 
 ``recalibrate_batch_norm`` re-estimates the running statistics on target images
 (the average over the given batches, weights untouched); ``freeze_batch_norm``
-keeps them fixed while the affine weights still train (the paper's DeepLabV2 keeps
-its BN layers frozen in the same way).
+keeps them fixed while the affine weights still train (the paper-scale DeepLabV2
+configs keep their BN statistics fixed too, with ``norm_eval=True``).
 """
 from typing import Iterable
 
