@@ -5,29 +5,21 @@
 # source ones to a fully convolutional discriminator (Adam 1e-4). The segmentor keeps
 # the source-only warm-up's schedule (600 iterations AdamW 3e-3, batch 8).
 _base_ = ['./deeplabv3plus_r18-tiny_source-only_toy-128x64.py']
-segmentor = {k: v for k, v in _base_.model.items()}
 model = dict(
     _delete_=True,
     type='AdversarialWarmup',
-    segmentor=segmentor,
+    segmentor=_base_.model,
     discriminator=dict(
         type='OutputSpaceDiscriminator', base_channels=32, num_convs=4),
     adversarial_weight=0.01)
 # Paired batches; the target images need no pseudo labels and no strong view.
-plain_target_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(1.0, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=_base_.crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='UDADataset',
         source=_base_.source_train,
-        target=dict(_base_.target_train, pipeline=plain_target_pipeline)))
+        target=dict(_base_.target_train,
+                    pipeline=_base_.plain_target_pipeline)))
 optim_wrapper = dict(
     _delete_=True,
     constructor='SubmoduleOptimWrapperConstructor',

@@ -26,6 +26,15 @@ target_pipeline = [
     dict(type='StrongPhotometricView'),
     dict(type='PackUDATargetInputs'),
 ]
+# Target images without pseudo labels or strong view (adversarial warm-up).
+plain_target_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResize', scale=(128, 64), ratio_range=(1.0, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
