@@ -3,7 +3,7 @@
 # (ImageNet init) from SYNTHIA to Cityscapes (16 classes). A fully convolutional
 # discriminator on the softmax outputs, least-squares GAN loss, adversarial weight 0.01,
 # Adam 1e-4 for D (reference code).
-#   bash tools/dist_train.sh THIS_CONFIG 4   (see model_wrapper_cfg below)
+#   bash tools/dist_train.sh THIS_CONFIG 4   (model_wrapper_cfg: _base_/uda/adaptseg.py)
 # Hand-off to CPSL: the checkpoint holds segmentor.* and discriminator.*; extract the
 # segmentor as the plain file CPSL's model.warmup_checkpoint names:
 #   python tools/extract_submodel.py work_dirs/<this config>/iter_40000.pth \
@@ -11,19 +11,14 @@
 _base_ = [
     '../_base_/models/deeplabv2_r101-d8.py',
     '../_base_/datasets/synthia_to_cityscapes_896x512.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/warmup_40k.py'
+    '../_base_/uda/adaptseg.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/warmup_40k.py'
 ]
 data_preprocessor = dict(size=_base_.crop_size)
 segmentor = _base_.model
 segmentor['decode_head'] = dict(
     segmentor['decode_head'], num_classes=_base_.num_classes)
-model = dict(
-    _delete_=True,
-    type='AdversarialWarmup',
-    segmentor=segmentor,
-    discriminator=dict(
-        type='OutputSpaceDiscriminator', base_channels=64, num_convs=4),
-    adversarial_weight=0.01)
+model = dict(_delete_=True, **_base_.adaptseg, segmentor=segmentor)
 # Paired batches; the target stream needs no P_ST and no strong view.
 train_dataloader = dict(
     dataset=dict(target=dict(pipeline=_base_.plain_target_pipeline)))
@@ -36,9 +31,7 @@ optim_wrapper = dict(
         type='OptimWrapper',
         optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
         paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)})),
-    discriminator=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.99))))
+    discriminator=_base_.discriminator_optim_wrapper)
 param_scheduler = dict(
     _delete_=True,
     segmentor=[
@@ -49,11 +42,3 @@ param_scheduler = dict(
         dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=40000,
              by_epoch=False)
     ])
-# AdversarialWarmup has its own train_step (two optimisers), which mmengine's default
-# DDP wrapper would bypass: wrap each child in DDP separately. The Runner adds
-# device_ids=[LOCAL_RANK]; for CPU processes (gloo) pass
-# --cfg-options model_wrapper_cfg.device_ids=None.
-model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel',
-    broadcast_buffers=False,
-    find_unused_parameters=False)
