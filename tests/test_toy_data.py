@@ -111,7 +111,7 @@ def test_default_class_distribution_is_long_tailed():
 
 
 def test_poles_are_thin_and_tall():
-    """Horizontal runs of pole pixels are mostly 1-2 px wide; poles span many rows."""
+    """Horizontal runs of pole pixels are a few px wide (median <= 3); poles span many rows."""
     config = ToyConfig()
     runs, tallest = [], 0
     for i in range(10):
@@ -120,7 +120,7 @@ def test_poles_are_thin_and_tall():
         for row in edges:
             runs += (np.flatnonzero(row == -1) - np.flatnonzero(row == 1)).tolist()
         tallest = max(tallest, int(pole.any(axis=1).sum()))
-    assert runs and np.median(runs) <= 2
+    assert runs and np.median(runs) <= 3
     assert tallest >= 20
 
 

@@ -2,9 +2,13 @@
 # The adapted network is the warm-up's DeepLabV3+; the paper's hyperparameters are
 # kept except where the toy scale needs smaller numbers: a 16,384-feature bank
 # (~ 128 batches x 8 images x M) and M = 16 pixels per 64x128 crop (of its 16x32
-# stride-4 feature pixels). lambda2 stays at the paper's 5: on the development
-# tree (--seed 1234 data, training seed 7) lambda2 = 1 gave the same mIoU
-# (CPSL 42.2 vs 42.0, self-training 41.9 vs 41.9).
+# stride-4 feature pixels). lambda2 = 0 (no Eq. 13 consistency term; the paper
+# uses 5): on this from-scratch network the weak/strong symmetric KL stays near 1
+# nat, so at weight 5 it outweighs the pseudo-label loss and ties the student to
+# the slowly moving teacher. On the development tree (generator v2, --seed 1234
+# data, training seed 7): with lambda2 = 5 dropping the pseudo-label loss changed
+# nothing (CPSL 40.35 vs 40.16 mIoU) and CPSL = self-training (40.35 / 40.27);
+# with lambda2 = 0 CPSL 42.6, self-training 40.9 (benchmarks/README.md).
 _base_ = [
     '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
     '../_base_/datasets/toy_uda.py', '../_base_/uda/cpsl.py',
@@ -15,10 +19,11 @@ model.update(
     segmentor=_base_.model,
     memory_bank_size=16384,
     samples_per_image=16,
+    loss_consistency=dict(_base_.uda.loss_consistency, loss_weight=0.0),
     # Adapt with the BN statistics of the calibration stage (the warm-up's,
     # re-estimated on target train images) and keep them: this network trains its
     # BN layers from scratch, so source statistics are far off on the target
-    # (seed 0 of the default tree: source-only 29.8, recalibrated 37.7 mIoU), and
+    # (seed 0 of the default tree: source-only 35.4, recalibrated 40.6 mIoU), and
     # statistics that follow the training batches (source, strong view, CutMix)
     # are not those of the clean target images it is evaluated on.
     freeze_norm_statistics=True,
