@@ -5,10 +5,12 @@ data_root = 'data/toy'
 pseudo_label_dir = 'work_dirs/toy/pseudo_labels'
 num_classes = 10
 crop_size = (64, 128)  # (h, w)
+scale = (128, 64)  # (w, h) before the random rescale
+ratio_range = (1.0, 1.5)
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(1.0, 1.5),
+    dict(type='RandomResize', scale=scale, ratio_range=ratio_range,
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
@@ -19,7 +21,7 @@ target_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadSoftPseudoLabel', pseudo_label_dir=pseudo_label_dir,
          num_classes=num_classes),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(1.0, 1.5),
+    dict(type='RandomResize', scale=scale, ratio_range=ratio_range,
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
@@ -29,7 +31,7 @@ target_pipeline = [
 # Target images without pseudo labels or strong view (adversarial warm-up).
 plain_target_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResize', scale=(128, 64), ratio_range=(1.0, 1.5),
+    dict(type='RandomResize', scale=scale, ratio_range=ratio_range,
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
