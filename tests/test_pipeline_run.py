@@ -82,6 +82,19 @@ def test_calibration_changes_only_batch_norm_statistics(finished):
         assert 'calibration/calibrated.pth' in command, log
 
 
+def test_prototype_statistics_are_reproducible(finished, tmp_path, run_tool):
+    work, _ = finished
+    log = work / 'prototypes' / 'compute_prototypes.log'
+    command = log.read_text().splitlines()[0][2:].split()
+    assert 'randomness.seed=1' in command
+    command[command.index('--out') + 1] = str(tmp_path / 'again.pth')
+    run_tool(['python', *command[1:]])
+    first = torch.load(work / 'prototypes' / 'statistics.pth')
+    again = torch.load(tmp_path / 'again.pth')
+    assert torch.equal(first['prototypes'], again['prototypes'])
+    assert torch.equal(first['class_counts'], again['class_counts'])
+
+
 def test_rerun_skips_completed_stages(finished, tiny_toy, run_tool):
     work, _ = finished
     ckpt = Path((work / 'cpsl' / 'last_checkpoint').read_text().strip())

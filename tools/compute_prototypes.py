@@ -7,7 +7,9 @@ The CPSL model is built from the config (teacher = ``model.warmup_checkpoint``),
 and one pass over the target dataset of the training ``UDADataset`` accumulates the
 teacher's L2-normalised features per class of Y_ST = argmax P_ST. Point the
 ``OnlineClusteringHook(init_file=...)`` of the training config at the output to
-skip that pass at the start of training.
+skip that pass at the start of training. The target training pipeline crops and
+flips at random, so the pass is seeded with ``randomness.seed`` of the config (the
+same seed gives the same file).
 """
 import argparse
 import os
@@ -16,6 +18,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
 from mmseg.registry import DATASETS, MODELS
 
 import cpsl_mmseg  # noqa: F401
@@ -41,6 +44,7 @@ def main() -> None:
     if cfg.model.get('type') != 'CPSL':
         raise ValueError(f'{args.config}: model.type must be CPSL, got '
                          f'{cfg.model.get("type")}')
+    set_random_seed(cfg.get('randomness', {}).get('seed') or 0)
     model = MODELS.build(cfg.model)
     model.init_weights()
     dataset = DATASETS.build(cfg.train_dataloader.dataset)

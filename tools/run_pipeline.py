@@ -269,7 +269,8 @@ class Pipeline:
         out = osp.join(self.stage_dir('prototypes'), 'statistics.pth')
         self.run('prototypes', [
             sys.executable, 'tools/compute_prototypes.py', self.args.config,
-            '--out', out, '--cfg-options', *self.cpsl_options()
+            '--out', out, '--cfg-options', *self.cpsl_options(),
+            f'randomness.seed={self.args.seed}'
         ])
         return self.finish('prototypes', dict(
             stage='prototypes', file=out, wall_time_s=time.time() - start))
