@@ -150,11 +150,14 @@ class Pipeline:
         with open(osp.join(self.stage_dir('warmup'), 'stage.json')) as f:
             return json.load(f)['checkpoint']
 
+    def seed_option(self) -> str:
+        """``--seed`` as a config option (every training and seeded tool)."""
+        return f'randomness.seed={self.args.seed}'
+
     def train_and_test(self, stage: str, config: str, options: List[str],
                        finish: bool = True) -> dict:
         start = time.time()
-        options = options + [f'randomness.seed={self.args.seed}'
-                             ] + self.args.cfg_options
+        options = options + [self.seed_option()] + self.args.cfg_options
         self.run(stage, [sys.executable, 'tools/train.py', config,
                          '--work-dir', self.stage_dir(stage),
                          '--cfg-options', *options])
@@ -212,8 +215,8 @@ class Pipeline:
         if 'adversarial_warmup_config' not in self.spec:
             raise KeyError(f'{self.args.config}: --warmup adversarial needs '
                            'uda_pipeline.adversarial_warmup_config')
-        options = self.data_options(uda=True) + [
-            f'randomness.seed={self.args.seed}'] + self.args.cfg_options
+        options = self.data_options(uda=True) + [self.seed_option()
+                                                 ] + self.args.cfg_options
         self.run('warmup', [sys.executable, 'tools/train.py',
                             self.spec.adversarial_warmup_config, '--work-dir',
                             self.stage_dir('warmup'), '--cfg-options', *options])
@@ -223,8 +226,8 @@ class Pipeline:
                             'segmentor.'])
         train_time = time.time() - start
         record = self.evaluate('warmup', self.spec.warmup_config, segmentor,
-                               self.data_options(uda=False) + [
-                                   f'randomness.seed={self.args.seed}'])
+                               self.data_options(uda=False) +
+                               [self.seed_option()])
         record.update(train_time_s=train_time, wall_time_s=time.time() - start)
         return record
 
@@ -270,7 +273,7 @@ class Pipeline:
         self.run('prototypes', [
             sys.executable, 'tools/compute_prototypes.py', self.args.config,
             '--out', out, '--cfg-options', *self.cpsl_options(),
-            f'randomness.seed={self.args.seed}'
+            self.seed_option()
         ])
         return self.finish('prototypes', dict(
             stage='prototypes', file=out, wall_time_s=time.time() - start))
