@@ -1,11 +1,11 @@
 """Per-iteration cost of CPSL vs plain self-training on the same CPU config.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_iteration.py \
-        [--config configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py] [--iters 30]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_iteration.py [--iters 30] \
+        [--config projects/cpsl_lab/configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py]
 
-Both models come from the same config; the self-training one is the pipeline's
-baseline (``use_self_labeling=False, pseudo_label_source='teacher'``: EMA-teacher
-pseudo labels, no self-labeling head, bank or Sinkhorn), CPSL uses stored P_ST.
+CPSL comes from the config, the self-training baseline from its
+``uda_pipeline.self_training_config`` (``MeanTeacherSelfTraining``: EMA-teacher
+pseudo labels, no self-labeling head, bank or Sinkhorn); CPSL uses stored P_ST.
 One optimiser step = ``train_step`` on a preprocessed paired batch (random images
 and labels at the config's crop size, so data loading is excluded), plus the
 after-iteration EMA / prior updates. The two models alternate step by step so
@@ -31,23 +31,24 @@ from mmseg.structures import SegDataSample
 
 import cpsl_mmseg  # noqa: F401
 
-VARIANTS = {
-    'self_training': dict(use_self_labeling=False,
-                          pseudo_label_source='teacher'),
-    'cpsl': dict(),
-}
+VARIANTS = ('self_training', 'cpsl')
 
 
-def build(cfg: Config, variant: str):
-    model_cfg = cfg.model.copy()
-    model_cfg.update(VARIANTS[variant])
-    model = MODELS.build(model_cfg)
+def variant_config(cpsl_config: str, variant: str) -> Config:
+    cfg = Config.fromfile(cpsl_config)
+    if variant == 'self_training':
+        cfg = Config.fromfile(cfg.uda_pipeline.self_training_config)
+    return cfg
+
+
+def build(cfg: Config):
+    model = MODELS.build(cfg.model)
     model.init_weights()
-    dim = model.teacher.decode_head.conv_seg.in_channels
-    num_classes = model.num_classes
-    model.initialize_statistics(
-        torch.randn(num_classes, dim), torch.ones(num_classes))
-    if model.use_self_labeling:
+    if hasattr(model, 'initialize_statistics'):  # CPSL
+        dim = model.self_labeling_head.feat_dim
+        num_classes = model.num_classes
+        model.initialize_statistics(
+            torch.randn(num_classes, dim), torch.ones(num_classes))
         bank = model.memory_bank
         bank.enqueue(torch.nn.functional.normalize(
             torch.randn(bank.length, dim), dim=1))
@@ -86,15 +87,16 @@ def paired_batch(cfg: Config, num_classes: int, seed: int) -> dict:
 def step(model, optim, data) -> float:
     start = time.perf_counter()
     model.train_step(data, optim)
-    model.momentum_update()
-    model.update_class_prior()
+    model.momentum_update()  # MeanTeacherHook
+    if hasattr(model, 'update_class_prior'):  # OnlineClusteringHook
+        model.update_class_prior()
     return time.perf_counter() - start
 
 
 def peak_rss_child(config: str, variant: str, iters: int) -> None:
-    cfg = Config.fromfile(config)
+    cfg = variant_config(config, variant)
     init_default_scope('mmseg')
-    model, optim = build(cfg, variant)
+    model, optim = build(cfg)
     for i in range(iters):
         step(model, optim, paired_batch(cfg, model.num_classes, i))
     print(json.dumps(dict(peak_rss_mb=resource.getrusage(
@@ -105,18 +107,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         '--config',
-        default='configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py')
+        default='projects/cpsl_lab/configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py')
     parser.add_argument('--iters', type=int, default=30)
     parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--peak-rss-child', choices=list(VARIANTS))
+    parser.add_argument('--peak-rss-child', choices=VARIANTS)
     args = parser.parse_args()
     if args.peak_rss_child:
         return peak_rss_child(args.config, args.peak_rss_child, 5)
 
-    cfg = Config.fromfile(args.config)
+    configs = {name: variant_config(args.config, name) for name in VARIANTS}
+    cfg = configs['cpsl']
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    built = {name: build(cfg, name) for name in VARIANTS}
+    built = {name: build(configs[name]) for name in VARIANTS}
     times = {name: [] for name in VARIANTS}
     for i in range(args.warmup + args.iters):
         for name, (model, optim) in built.items():

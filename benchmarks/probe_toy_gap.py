@@ -21,8 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from cpsl_mmseg.datasets.toy_domains import (CLASSES, IGNORE_INDEX, ToyConfig,
-                                             prepare_toy_tree, split_dirs)
+from cpsl_lab.toy_world import CLASSES, IGNORE_INDEX, ToyConfig, prepare_toy_tree, split_dirs
 
 
 def load_split(root: Path, domain: str, split: str) -> Tuple[torch.Tensor, torch.Tensor]:

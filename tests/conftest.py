@@ -17,7 +17,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope='session')
 def smoke_data(tmp_path_factory) -> Path:
     """The tiny shapes dataset of configs/_base_/datasets/smoke_shapes.py."""
-    from cpsl_mmseg.datasets.smoke_shapes import write_smoke_dataset
+    from cpsl_lab.smoke_shapes import write_smoke_dataset
     root = tmp_path_factory.mktemp('smoke_data')
     write_smoke_dataset(str(root), num_train=8, num_val=4, size=64, seed=0)
     return root
@@ -58,7 +58,7 @@ def smoke_uda_data(tmp_path_factory) -> dict:
 
     from cpsl_mmseg.datasets.pseudo_label_io import (pseudo_label_path,
                                                      save_soft_pseudo_label)
-    from cpsl_mmseg.datasets.smoke_shapes import write_smoke_dataset
+    from cpsl_lab.smoke_shapes import write_smoke_dataset
     root = tmp_path_factory.mktemp('smoke_uda')
     source = write_smoke_dataset(str(root / 'source'), 8, 4, 64, 0, 'source')
     target = write_smoke_dataset(str(root / 'target'), 8, 4, 64, 1, 'target')
@@ -74,19 +74,28 @@ def smoke_uda_data(tmp_path_factory) -> dict:
     return dict(source=source, target=target, pseudo_labels=str(pl_dir))
 
 
-def _uda_options(data: dict) -> list:
-    return [
+SMOKE_CPSL = 'configs/smoke/cpsl_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
+
+
+def _uda_options(data: dict, config: str = SMOKE_CPSL) -> list:
+    from mmengine.config import Config
+    options = [
         f'train_dataloader.dataset.source.data_root={data["source"]}',
         f'train_dataloader.dataset.target.data_root={data["target"]}',
-        'train_dataloader.dataset.target.pipeline.1.pseudo_label_dir='
-        f'{data["pseudo_labels"]}',
         f'val_dataloader.dataset.data_root={data["target"]}',
         f'test_dataloader.dataset.data_root={data["target"]}',
     ]
+    pipeline = Config.fromfile(str(REPO / config)).train_dataloader.dataset.target.pipeline
+    types = [step['type'] for step in pipeline]
+    if 'LoadSoftPseudoLabel' in types:  # its position, found by type
+        options.append(f'train_dataloader.dataset.target.pipeline.'
+                       f'{types.index("LoadSoftPseudoLabel")}.pseudo_label_dir='
+                       f'{data["pseudo_labels"]}')
+    return options
 
 
 @pytest.fixture(scope='session')
 def uda_options():
-    """``uda_options(smoke_uda_data)``: --cfg-options pointing the smoke UDA
-    config at the generated data."""
+    """``uda_options(smoke_uda_data[, config])``: --cfg-options pointing a smoke UDA
+    config (default: the CPSL one) at the generated data."""
     return _uda_options

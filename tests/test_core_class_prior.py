@@ -11,8 +11,8 @@ from cpsl_mmseg.clustering.class_prior import ClassPrior
 def test_mode_is_validated_with_the_config_key():
     with pytest.raises(ValueError, match=r"class_prior\.mode.*'average'"):
         ClassPrior(3, mode='average')
-    with pytest.raises(ValueError, match=r'class_prior\.momentum'):
-        ClassPrior(3, momentum=1.5)
+    with pytest.raises(ValueError, match=r'class_prior\.decay'):
+        ClassPrior(3, decay=1.5)
 
 
 def test_uninitialised_prior_is_uniform():
@@ -34,7 +34,7 @@ def test_initialize_normalises_counts_eq10():
 
 
 def test_moving_average_update_eq11_hand_computed():
-    prior = ClassPrior(2, mode='moving_average', momentum=0.9)
+    prior = ClassPrior(2, mode='moving_average', decay=0.9)
     prior.initialize(torch.tensor([1.0, 1.0]))
     # The all-zero row (an all-ignore image) is skipped: mean of the others is [0.75, 0.25].
     prior.update(torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.5, 0.5]]))
@@ -46,7 +46,7 @@ def test_moving_average_update_eq11_hand_computed():
 
 
 def test_update_keeps_a_probability_vector():
-    prior = ClassPrior(5, momentum=0.5)
+    prior = ClassPrior(5, decay=0.5)
     gen = torch.Generator().manual_seed(0)
     for _ in range(50):
         prior.update(torch.rand(4, 5, generator=gen))
@@ -55,14 +55,14 @@ def test_update_keeps_a_probability_vector():
 
 
 def test_fixed_mode_never_moves_after_initialisation():
-    prior = ClassPrior(2, mode='fixed', momentum=0.0)
+    prior = ClassPrior(2, mode='fixed', decay=0.0)
     prior.initialize(torch.tensor([3, 1]))
     prior.update(torch.tensor([[0.0, 1.0]]))
     assert torch.allclose(prior(), torch.tensor([0.75, 0.25]))
 
 
 def test_uniform_mode_ignores_counts_and_updates():
-    prior = ClassPrior(4, mode='uniform', momentum=0.0)
+    prior = ClassPrior(4, mode='uniform', decay=0.0)
     prior.initialize(torch.tensor([10, 0, 0, 1]))
     prior.update(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
     assert torch.allclose(prior(), torch.full((4, ), 0.25))
@@ -70,10 +70,10 @@ def test_uniform_mode_ignores_counts_and_updates():
 
 
 def test_state_dict_round_trip_and_returned_copy():
-    prior = ClassPrior(3, momentum=0.8)
+    prior = ClassPrior(3, decay=0.8)
     prior.initialize(torch.tensor([1, 2, 7]))
     prior.update(torch.tensor([[0.2, 0.3, 0.5]]))
-    restored = ClassPrior(3, momentum=0.8)
+    restored = ClassPrior(3, decay=0.8)
     restored.load_state_dict(prior.state_dict())
     assert torch.equal(restored.prior, prior.prior) and bool(restored.initialized)
     out = restored()

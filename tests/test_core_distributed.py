@@ -35,7 +35,7 @@ WORKER = textwrap.dedent('''
 
     bank_mod = load('cpsl_mmseg/clustering/memory_bank.py')
     prior_mod = load('cpsl_mmseg/clustering/class_prior.py')
-    proto_mod = load('cpsl_mmseg/models/utils/prototypes.py')
+    proto_mod = load('cpsl_mmseg/clustering/prototypes.py')
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                             world_size=2)
 
@@ -47,7 +47,7 @@ WORKER = textwrap.dedent('''
     values = torch.arange(second, dtype=torch.float32) + 300
     bank.enqueue(values.unsqueeze(1).repeat(1, 2), values.long())
 
-    prior = prior_mod.ClassPrior(3, mode='moving_average', momentum=0.5)
+    prior = prior_mod.ClassPrior(3, mode='moving_average', decay=0.5)
     prior.initialize(torch.tensor([[1, 0, 1], [2, 4, 0]][rank]))
     initial = prior.get()
     batch = [torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), torch.tensor([[0.0, 1.0, 0.0]])]

@@ -6,7 +6,7 @@ import torch
 
 import cpsl_mmseg  # noqa: F401  (registers the head)
 from cpsl_mmseg.models.decode_heads.self_labeling_head import SelfLabelingHead
-from cpsl_mmseg.models.utils.prototypes import PrototypeAccumulator
+from cpsl_mmseg.clustering.prototypes import PrototypeAccumulator
 from mmseg.registry import MODELS
 
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from cpsl_mmseg.models.utils.rectification import rectify_pseudo_labels
+from cpsl_mmseg.clustering.rectification import rectify_pseudo_labels
 
 
 def maps():

@@ -29,7 +29,8 @@ def test_custom_imports_register_everything(repo_root):
     assert type(model).__name__ == 'EncoderDecoder'
     for registry, name in [(MODELS, 'CPSL'), (MODELS, 'SelfLabelingHead'),
                            (MODELS, 'RectifiedPseudoLabelLoss'),
-                           (HOOKS, 'OnlineClusteringHook'),
+                           (HOOKS, 'OnlineClusteringHook'), (HOOKS, 'MeanTeacherHook'),
+                           (MODELS, 'MeanTeacherSelfTraining'),
                            (DATASETS, 'UDADataset')]:
         assert registry.get(name) is not None, name
 

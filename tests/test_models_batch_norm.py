@@ -1,5 +1,4 @@
-"""Target BN calibration and frozen BN statistics during adaptation."""
-import pytest
+"""Frozen BN statistics during adaptation (model.freeze_norm_statistics)."""
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -9,8 +8,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 import cpsl_mmseg  # noqa: F401
-from cpsl_mmseg.models.utils.batch_norm import (freeze_batch_norm,
-                                                recalibrate_batch_norm)
+from cpsl_mmseg.models.utils.batch_norm import freeze_batch_norm
 
 CPSL_CFG = 'configs/smoke/cpsl_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
 
@@ -19,39 +17,6 @@ def small_net() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
                          nn.ReLU(), nn.Conv2d(4, 2, 1), nn.BatchNorm2d(2))
-
-
-def test_recalibration_averages_the_statistics_of_all_batches():
-    net = small_net()
-    weights = {k: v.clone() for k, v in net.state_dict().items()
-               if 'running' not in k and 'num_batches' not in k}
-    g = torch.Generator().manual_seed(1)
-    batches = [torch.randn(3, 3, 8, 8, generator=g) * 2 + 5 for _ in range(4)]
-    net.eval()
-    assert recalibrate_batch_norm(net, batches) == 2
-    assert not net.training  # the mode is restored
-    features = [net[0](b) for b in batches]
-    torch.testing.assert_close(
-        net[1].running_mean,
-        torch.stack([f.mean(dim=(0, 2, 3)) for f in features]).mean(0))
-    torch.testing.assert_close(
-        net[1].running_var,
-        torch.stack([f.var(dim=(0, 2, 3)) for f in features]).mean(0))
-    assert net[1].momentum == 0.1  # restored
-    for key, value in weights.items():
-        torch.testing.assert_close(net.state_dict()[key], value)
-
-
-def test_recalibration_without_batches_is_an_error_and_order_free():
-    net = small_net()
-    with pytest.raises(ValueError, match='no batch'):
-        recalibrate_batch_norm(net, [])
-    g = torch.Generator().manual_seed(2)
-    batches = [torch.randn(2, 3, 8, 8, generator=g) for _ in range(3)]
-    recalibrate_batch_norm(net, batches)
-    forward = net[1].running_mean.clone()
-    recalibrate_batch_norm(net, batches[::-1])
-    torch.testing.assert_close(net[1].running_mean, forward)
 
 
 def test_frozen_layers_keep_statistics_but_train_their_weights():

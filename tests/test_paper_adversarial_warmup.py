@@ -27,7 +27,7 @@ SEGMENTOR = dict(
                      num_classes=3, loss_decode=dict(type='CrossEntropyLoss')),
     train_cfg=dict(), test_cfg=dict(mode='whole'))
 OPTIM = dict(
-    segmentor=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+    student=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
                    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)})),
     discriminator=dict(type='OptimWrapper',
                        optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.99))))
@@ -76,17 +76,17 @@ def test_constructor_builds_one_optimiser_per_child():
     model = build()
     wrappers = optimisers(model)
     assert isinstance(wrappers, OptimWrapperDict)
-    assert set(wrappers.keys()) == {'segmentor', 'discriminator'}
+    assert set(wrappers.keys()) == {'student', 'discriminator'}
     assert isinstance(wrappers['discriminator'].optimizer, torch.optim.Adam)
-    seg_params = {id(p) for g in wrappers['segmentor'].optimizer.param_groups
+    seg_params = {id(p) for g in wrappers['student'].optimizer.param_groups
                   for p in g['params']}
-    assert seg_params == {id(p) for p in model.segmentor.parameters() if p.requires_grad}
-    lrs = sorted({round(g['lr'], 6) for g in wrappers['segmentor'].optimizer.param_groups})
+    assert seg_params == {id(p) for p in model.student.parameters() if p.requires_grad}
+    lrs = sorted({round(g['lr'], 6) for g in wrappers['student'].optimizer.param_groups})
     assert lrs == [0.1, 1.0]  # decode head at 10x
     with pytest.raises(KeyError, match='optim_wrapper.generator'):
         OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
             type='SubmoduleOptimWrapperConstructor',
-            optim_wrapper_cfg=dict(generator=OPTIM['segmentor'])))(model)
+            optim_wrapper_cfg=dict(generator=OPTIM['student'])))(model)
 
 
 def test_train_step_updates_each_network_with_its_own_loss():
@@ -115,14 +115,14 @@ def test_train_step_updates_each_network_with_its_own_loss():
     for weight in (0.0, 1.0):
         other = build(weight)
         other.train_step(paired_batch(), optimisers(other))
-        updated[weight] = other.segmentor.decode_head.conv_seg.weight.detach()
+        updated[weight] = other.student.decode_head.conv_seg.weight.detach()
     assert not torch.allclose(updated[0.0], updated[1.0])
 
 
 def test_train_step_needs_both_optimisers_and_paired_batches():
     model = build()
     single = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
-    with pytest.raises(TypeError, match="'segmentor' and 'discriminator'"):
+    with pytest.raises(TypeError, match="'student' and 'discriminator'"):
         model.train_step(paired_batch(), single)
     with pytest.raises(TypeError, match='paired source/target'):
         model.train_step(paired_batch()['source'], optimisers(model))

@@ -184,7 +184,7 @@ def test_cpsl_configs_carry_the_paper_hyperparameters(config):
     pst = [t for t in cfg.train_dataloader.dataset.target.pipeline
            if t.type == 'LoadSoftPseudoLabel']
     assert len(pst) == 1 and pst[0].num_classes == num_classes
-    assert [h.type for h in cfg.custom_hooks] == ['OnlineClusteringHook']
+    assert [h.type for h in cfg.custom_hooks] == ['MeanTeacherHook', 'OnlineClusteringHook']
 
 
 def test_synthia_config_evaluates_16_and_13_classes():
@@ -404,7 +404,7 @@ def test_stage_chain_hands_checkpoints_on(dataset, paper_data, tmp_path):
     runner, warm_ckpt = train_one_iteration(warm_cfg)
     assert_finite_losses(runner, ['src.loss_ce', 'loss_adv', 'loss_d'])
     segmentor = _tool('extract_submodel').main(
-        [str(warm_ckpt), str(tmp_path / 'segmentor.pth'), '--prefix', 'segmentor.'])
+        [str(warm_ckpt), str(tmp_path / 'segmentor.pth'), '--prefix', 'student.'])
 
     cpsl_cfg = shrink(load(f'configs/cpsl/cpsl_deeplabv2_r101_4xb1-90k_{tail}'),
                       paper_data, tmp_path / 'cpsl')

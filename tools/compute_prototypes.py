@@ -3,27 +3,23 @@ initial counts (Eq. 10) once, before CPSL training.
 
     python tools/compute_prototypes.py CPSL_CONFIG --out DIR/statistics.pth
 
-The CPSL model is built from the config (teacher = ``model.warmup_checkpoint``),
-and one pass over the target dataset of the training ``UDADataset`` accumulates the
-teacher's L2-normalised features per class of Y_ST = argmax P_ST. Point the
-``OnlineClusteringHook(init_file=...)`` of the training config at the output to
-skip that pass at the start of training. The target training pipeline crops and
-flips at random, so the pass is seeded with ``randomness.seed`` of the config (the
-same seed gives the same file).
+The CPSL model is built from the config (teacher = ``model.warmup_checkpoint``); one
+pass over the full target training images (each once, whole, without augmentation:
+:mod:`cpsl_mmseg.engine.initial_statistics`, the same pass ``OnlineClusteringHook``
+runs when it has no file) accumulates the teacher's L2-normalised features per class
+of Y_ST = argmax P_ST. Point ``OnlineClusteringHook(init_file=...)`` of the training
+config at the output to skip that pass at the start of training. The output is
+written atomically; the pass is deterministic, so the same inputs give the same file.
 """
 import argparse
-import os
-import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import set_random_seed
-from mmseg.registry import DATASETS, MODELS
+from mmseg.registry import MODELS
 
 import cpsl_mmseg  # noqa: F401
-from cpsl_mmseg.engine.hooks.online_clustering_hook import (
-    compute_initial_statistics, target_dataloader)
+from cpsl_mmseg.engine.initial_statistics import compute_initial_statistics, save_statistics
+from cpsl_mmseg.utils.offline_inference import target_dataset_cfg
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,18 +40,12 @@ def main() -> None:
     if cfg.model.get('type') != 'CPSL':
         raise ValueError(f'{args.config}: model.type must be CPSL, got '
                          f'{cfg.model.get("type")}')
-    set_random_seed(cfg.get('randomness', {}).get('seed') or 0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    dataloader = target_dataloader(dataset, cfg.train_dataloader.batch_size)
-    prototypes, counts = compute_initial_statistics(model, dataloader,
-                                                    args.max_batches)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    tmp = args.out + '.tmp'
-    torch.save(dict(prototypes=prototypes.float(),
-                    class_counts=counts.double()), tmp)
-    os.replace(tmp, args.out)
+    prototypes, counts = compute_initial_statistics(
+        model, target_dataset_cfg(cfg), cfg.train_dataloader.batch_size,
+        args.max_batches)
+    save_statistics(args.out, prototypes, counts)
     print(f'prototypes {tuple(prototypes.shape)} and class counts '
           f'{counts.tolist()} written to {args.out}')
 

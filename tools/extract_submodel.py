@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """Extract one sub-model of a stage checkpoint as a plain segmentor checkpoint.
 
-    python tools/extract_submodel.py SRC DST --prefix segmentor.
+    python tools/extract_submodel.py SRC DST --prefix student.
 
-Stages hand weights on as plain EncoderDecoder checkpoints (what
+Stages hand weights on as plain segmentor checkpoints (what
 ``model.warmup_checkpoint`` of CPSL and ``tools/generate_pseudo_labels.py`` load,
-strictly). Wrapper models keep their networks under a prefix:
+strictly). Every UDA wrapper keeps the network it trains under ``student.``:
 
-* ``AdversarialWarmup``: ``segmentor.`` (the discriminator ``discriminator.`` is dropped);
-* ``CPSL`` / ``CPSLDistill``: ``student.`` (the trained network) or ``teacher.``.
+* ``AdversarialWarmup``: ``student.`` (the discriminator ``discriminator.`` is dropped);
+* ``MeanTeacherSelfTraining`` / ``CPSL`` / ``CPSLDistill``: ``student.`` (the trained
+  network) or ``teacher.``.
 
 DST is an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}`` whose meta
 records SRC, its SHA-256 prefix and the prefix used. Usable for mmseg inference too.
@@ -29,7 +30,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('src', help='stage checkpoint (e.g. work_dirs/.../iter_N.pth)')
     parser.add_argument('dst', help='output .pth')
     parser.add_argument('--prefix', required=True,
-                        help="sub-model to keep: 'segmentor.', 'student.' or 'teacher.'")
+                        help="sub-model to keep: 'student.' or 'teacher.'")
     return parser.parse_args(argv)
 
 

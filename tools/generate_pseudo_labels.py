@@ -32,9 +32,8 @@ from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
                                                  pseudo_label_path,
                                                  save_soft_pseudo_label)
 from cpsl_mmseg.utils.launch import finish_distributed
-from cpsl_mmseg.utils.offline_inference import (build_target_images,
-                                               build_warmup_network,
-                                               target_dataset_cfg)
+from cpsl_mmseg.utils.offline_inference import (build_target_images, build_warmup_network,
+                                                target_dataset_cfg)
 
 
 def parse_args() -> argparse.Namespace:

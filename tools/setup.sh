@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command set-up of cpsl-mmseg: creates .venv/ at the repository root and installs
-# the pinned OpenMMLab stack plus this package (editable, with test extras).
+# the pinned OpenMMLab stack, this package (editable, with test extras) and the lab
+# beside it (projects/cpsl_lab, editable).
 #
 #   bash tools/setup.sh
 #
@@ -80,8 +81,11 @@ has "import mmseg; assert mmseg.__version__ == '1.2.2'; import ftfy, regex" \
 step "cpsl_mmseg (editable) with test extras"
 "${PIP[@]}" install -q --no-build-isolation -e "$REPO[tests]"
 
+step "cpsl_lab, the offline benchmark lab (editable)"
+"${PIP[@]}" install -q --no-build-isolation -e "$REPO/projects/cpsl_lab"
+
 step "import check"
-"$PY" -c "import torch, mmcv.ops, mmseg, cpsl_mmseg; print('[setup]   torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmseg', mmseg.__version__, '| cpsl_mmseg', cpsl_mmseg.__version__)"
+"$PY" -c "import torch, mmcv.ops, mmseg, cpsl_mmseg, cpsl_lab; print('[setup]   torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmseg', mmseg.__version__, '| cpsl_mmseg', cpsl_mmseg.__version__, '| cpsl_lab')"
 
 STEP="done"
 echo "[setup] done in $((SECONDS - T0))s; activate with: source $VENV/bin/activate"

@@ -25,7 +25,7 @@ segmentor = _base_.model
 segmentor['backbone'] = dict(segmentor['backbone'], init_cfg=None)
 segmentor['decode_head'] = dict(
     segmentor['decode_head'], num_classes=_base_.num_classes)
-model = dict(_delete_=True, **_base_.uda)
+model = dict(_delete_=True, **_base_.cpsl)
 model.update(segmentor=segmentor, warmup_checkpoint=warmup_checkpoint)
 optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
 custom_hooks = _base_.cpsl_hooks

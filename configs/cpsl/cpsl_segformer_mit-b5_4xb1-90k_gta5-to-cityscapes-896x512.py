@@ -18,7 +18,7 @@ warmup_checkpoint = ('work_dirs/segformer_mit-b5_4xb1-40k_gta5-896x512/'
 data_preprocessor = dict(size=_base_.crop_size)
 segmentor = _base_.model
 segmentor['backbone'] = dict(segmentor['backbone'], init_cfg=None)
-model = dict(_delete_=True, **_base_.uda)
+model = dict(_delete_=True, **_base_.cpsl)
 model.update(segmentor=segmentor, warmup_checkpoint=warmup_checkpoint)
 optim_wrapper = dict(
     _delete_=True,

@@ -4,10 +4,11 @@
 # discriminator on the softmax outputs, least-squares GAN loss, adversarial weight 0.01,
 # Adam 1e-4 for D (reference code).
 #   bash tools/dist_train.sh THIS_CONFIG 4   (model_wrapper_cfg: _base_/uda/adaptseg.py)
-# Hand-off to CPSL: the checkpoint holds segmentor.* and discriminator.*; extract the
-# segmentor as the plain file CPSL's model.warmup_checkpoint names:
+# Hand-off to CPSL: the checkpoint holds student.* (the segmentor) and
+# discriminator.*; extract the segmentor as the plain file CPSL's
+# model.warmup_checkpoint names:
 #   python tools/extract_submodel.py work_dirs/<this config>/iter_40000.pth \
-#       work_dirs/<this config>/segmentor_iter_40000.pth --prefix segmentor.
+#       work_dirs/<this config>/segmentor_iter_40000.pth --prefix student.
 _base_ = [
     '../_base_/models/deeplabv2_r101-d8.py',
     '../_base_/datasets/synthia_to_cityscapes_896x512.py',
@@ -22,19 +23,19 @@ model = dict(_delete_=True, **_base_.adaptseg, segmentor=segmentor)
 # Paired batches; the target stream needs no P_ST and no strong view.
 train_dataloader = dict(
     dataset=dict(target=dict(pipeline=_base_.plain_target_pipeline)))
-# Two optimisers: the segmentor as in the source-only warm-up, D with Adam 1e-4
-# (betas 0.9, 0.99 as AdaptSegNet), both with poly decay.
+# Two optimisers: the segmentor (`student`) as in the source-only warm-up, D with
+# Adam 1e-4 (betas 0.9, 0.99 as AdaptSegNet), both with poly decay.
 optim_wrapper = dict(
     _delete_=True,
     constructor='SubmoduleOptimWrapperConstructor',
-    segmentor=dict(
+    student=dict(
         type='OptimWrapper',
         optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
         paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)})),
     discriminator=_base_.discriminator_optim_wrapper)
 param_scheduler = dict(
     _delete_=True,
-    segmentor=[
+    student=[
         dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=40000,
              by_epoch=False)
     ],

@@ -6,6 +6,11 @@ Three behaviours, chosen by the config key ``class_prior.mode``:
   (Eq. 10) and updated after every iteration with the batch's class shares (Eq. 11).
 * ``'fixed'`` (the authors' code): initialised once, never updated.
 * ``'uniform'`` (equal-partition ablation, Fig. 4): always 1/C.
+
+Eq. 11's coefficient alpha is the share of the previous estimate that each update
+keeps, so it is called ``decay`` here (the paper calls it a momentum; in this package
+"momentum" always means the weight of the *new* value, mmengine's convention, see
+``cpsl_mmseg/models/utils/ema.py``).
 """
 import torch
 import torch.distributed as dist
@@ -24,24 +29,25 @@ class ClassPrior(nn.Module):
     Args:
         num_classes: C.
         mode: ``'moving_average'``, ``'fixed'`` or ``'uniform'``.
-        momentum: alpha of Eq. 11 (weight of the previous estimate).
+        decay: alpha of Eq. 11, the weight of the previous estimate (0.99: each
+            update keeps 99 % of the prior and mixes in 1 % of the batch's shares).
 
     Buffers: ``prior`` (C,) fp32 probability vector (uniform until initialised) and
     ``initialized`` (0-dim bool).
     """
 
     def __init__(self, num_classes: int, mode: str = 'moving_average',
-                 momentum: float = 0.99) -> None:
+                 decay: float = 0.99) -> None:
         super().__init__()
         if mode not in PRIOR_MODES:
             raise ValueError(f'class_prior.mode must be one of {PRIOR_MODES}, got {mode!r}')
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f'class_prior.momentum must lie in [0, 1], got {momentum}')
+        if not 0.0 <= decay <= 1.0:
+            raise ValueError(f'class_prior.decay must lie in [0, 1], got {decay}')
         if num_classes < 1:
             raise ValueError(f'ClassPrior: num_classes must be >= 1, got {num_classes}')
         self.num_classes = num_classes
         self.mode = mode
-        self.momentum = momentum
+        self.decay = decay
         self.register_buffer('prior', torch.full((num_classes, ), 1.0 / num_classes))
         self.register_buffer('initialized', torch.zeros((), dtype=torch.bool))
 
@@ -92,7 +98,7 @@ class ClassPrior(nn.Module):
             return
         batch_mean = stats[:-1] / stats[-1]
         batch_mean = batch_mean / batch_mean.sum()
-        updated = self.momentum * self.prior.double() + (1.0 - self.momentum) * batch_mean
+        updated = self.decay * self.prior.double() + (1.0 - self.decay) * batch_mean
         self.prior.copy_(updated / updated.sum())
 
     def forward(self) -> Tensor:
@@ -104,4 +110,4 @@ class ClassPrior(nn.Module):
     get = forward
 
     def extra_repr(self) -> str:
-        return f'num_classes={self.num_classes}, mode={self.mode!r}, momentum={self.momentum}'
+        return f'num_classes={self.num_classes}, mode={self.mode!r}, decay={self.decay}'

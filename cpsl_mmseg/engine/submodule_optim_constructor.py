@@ -16,12 +16,12 @@ class SubmoduleOptimWrapperConstructor:
 
         optim_wrapper = dict(
             constructor='SubmoduleOptimWrapperConstructor',
-            segmentor=dict(type='OptimWrapper', optimizer=dict(type='SGD', ...),
-                           paramwise_cfg=dict(...)),
+            student=dict(type='OptimWrapper', optimizer=dict(type='SGD', ...),
+                         paramwise_cfg=dict(...)),
             discriminator=dict(type='OptimWrapper', optimizer=dict(type='Adam', ...)))
 
-    Every key names a child module of the model (``model.segmentor``,
-    ``model.discriminator``); each entry is built by mmengine's
+    Every key names a child module of the model (``model.student``, the segmentor of
+    ``AdversarialWarmup``, and ``model.discriminator``); each entry is built by mmengine's
     ``DefaultOptimWrapperConstructor`` on that child, with its own optional
     ``paramwise_cfg``. ``param_scheduler`` may then be a dict with the same keys.
 

@@ -1,4 +1,4 @@
-# Generated shapes data (tools/make_smoke_data.py): 3 classes, 64x64 images.
+# Generated shapes data (projects/cpsl_lab/tools/make_smoke_data.py): 3 classes, 64x64 images.
 dataset_type = 'BaseSegDataset'
 data_root = 'data/smoke'
 metainfo = dict(

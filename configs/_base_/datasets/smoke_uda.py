@@ -1,5 +1,5 @@
 # Paired smoke data: labelled 'source' shapes and unlabelled 'target' shapes with a
-# shifted appearance (tools/make_smoke_data.py --domain target). P_ST maps live in
+# shifted appearance (projects/cpsl_lab/tools/make_smoke_data.py --domain target). P_ST maps live in
 # pseudo_label_dir (tools/generate_pseudo_labels.py).
 source_root = 'data/smoke_source'
 target_root = 'data/smoke_target'
@@ -18,6 +18,13 @@ target_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadSoftPseudoLabel', pseudo_label_dir=pseudo_label_dir,
          num_classes=num_classes),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='StrongPhotometricView'),
+    dict(type='PackUDATargetInputs'),
+]
+# Mean-teacher self-training: the teacher labels the target itself, no stored P_ST.
+self_training_target_pipeline = [
+    dict(type='LoadImageFromFile'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='StrongPhotometricView'),
     dict(type='PackUDATargetInputs'),

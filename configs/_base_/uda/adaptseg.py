@@ -1,8 +1,9 @@
 # Output-space adversarial warm-up (the paper's Sec. 4.1 warm-up, AdaptSegNet style),
-# shared by configs/warmup/adaptseg_* and configs/toy/adaptseg_*. A child config
+# shared by configs/warmup/adaptseg_* and projects/cpsl_lab/configs/toy/adaptseg_*. A child config
 # builds its model as
 #   model = dict(_delete_=True, **_base_.adaptseg, segmentor=<its segmentor>)
-# and gives SubmoduleOptimWrapperConstructor its segmentor optimiser next to
+# and gives SubmoduleOptimWrapperConstructor its segmentor optimiser (key `student`,
+# the module that holds the segmentor) next to
 # `discriminator_optim_wrapper` below (param_scheduler: one list per submodule).
 # A fully convolutional discriminator on the segmentor's softmax maps, least-squares
 # GAN loss at weight 0.01 (reference code), Adam 1e-4 with AdaptSegNet's betas.

@@ -1,42 +1,38 @@
-"""The hook that drives CPSL's online clustering state around each iteration."""
+"""The hook that keeps CPSL's clustering statistics: initialised before training (Eq. 7,
+Eq. 10), the class prior updated after every step (Eq. 11)."""
 from typing import Optional
 
 import torch
-from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
-from mmengine.utils import ProgressBar
 from mmseg.registry import HOOKS
-from torch.utils.data import DataLoader
 
-from ...models.utils.prototypes import PrototypeAccumulator
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if is_model_wrapper(model) else model
+from ..initial_statistics import compute_initial_statistics, load_statistics
+from .mean_teacher_hook import unwrap
 
 
 @HOOKS.register_module()
 class OnlineClusteringHook(Hook):
-    """Initialise and update CPSL's clustering state (Algorithm 1).
+    """Initialise and update CPSL's clustering statistics (Algorithm 1).
 
     * ``before_train``: unless the model's statistics were restored from a
-      checkpoint, one pass over the target dataset of the training
-      ``UDADataset`` (each rank its shard, in order) computes the Eq. 7 prototypes (teacher features, Y_ST = argmax P_ST) and the
-      Eq. 10 class counts, summed over ranks, and initialises the self-labeling
-      head (both copies) and the class prior. ``init_file`` (written by
-      ``tools/compute_prototypes.py``) skips that pass.
-    * ``after_train_iter``: EMA updates of the teacher and of the momentum head,
-      then the class-prior update of Eq. 11; logs the prior's drift (total
-      variation distance from its value when this run started, i.e. after a
+      checkpoint, the Eq. 7 prototypes and the Eq. 10 class counts initialise the
+      self-labeling head (both copies) and the class prior: read from ``init_file``
+      (written by ``tools/compute_prototypes.py``), or computed by one pass over the
+      full target images of the training ``UDADataset``
+      (:mod:`cpsl_mmseg.engine.initial_statistics`).
+    * ``after_train_iter``: the class-prior update of Eq. 11; logs the prior's drift
+      (total variation distance from its value when this run started, i.e. after a
       resume from the restored prior) and the memory bank's fill.
+
+    The EMA of the teacher and of the momentum head is ``MeanTeacherHook``'s job; a
+    CPSL config lists both hooks (``configs/_base_/uda/cpsl.py``: ``cpsl_hooks``).
 
     Args:
         init_file: optional ``.pth`` with ``prototypes`` (C, D) and
             ``class_counts`` (C,).
         max_init_batches: cap on the batches of the initialisation pass (default:
-            the whole target dataset).
+            every target image).
     """
 
     priority = 'NORMAL'
@@ -50,95 +46,32 @@ class OnlineClusteringHook(Hook):
 
     def before_train(self, runner) -> None:
         model = unwrap(runner.model)
+        if not callable(getattr(model, 'initialize_statistics', None)):
+            raise TypeError('OnlineClusteringHook (custom_hooks) needs a CPSL model, '
+                            f'got {type(model).__name__}')
         if bool(model.statistics_initialized):
-            print_log('CPSL statistics restored from the checkpoint',
-                      logger='current')
+            print_log('CPSL statistics restored from the checkpoint', logger='current')
         elif self.init_file is not None:
             stats = load_statistics(self.init_file, model.num_classes)
-            model.initialize_statistics(stats['prototypes'],
-                                        stats['class_counts'])
+            model.initialize_statistics(stats['prototypes'], stats['class_counts'])
         else:
-            loader = target_dataloader(runner.train_dataloader.dataset,
-                                       runner.train_dataloader.batch_size)
+            dataset = runner.train_dataloader.dataset
+            if not hasattr(dataset, 'target'):
+                raise TypeError('OnlineClusteringHook needs train_dataloader.dataset to '
+                                f'be a UDADataset, got {type(dataset).__name__}')
             prototypes, counts = compute_initial_statistics(
-                model, loader, self.max_init_batches)
+                model, dataset.target, runner.train_dataloader.batch_size,
+                self.max_init_batches)
             model.initialize_statistics(prototypes, counts)
         self._initial_prior = model.class_prior().detach().clone()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         model = unwrap(runner.model)
-        model.momentum_update()
         model.update_class_prior()
         prior = model.class_prior()
         drift = 0.5 * (prior - self._initial_prior.to(prior)).abs().sum()
         runner.message_hub.update_scalar('train/prior_drift', float(drift))
-        if getattr(model, 'use_self_labeling', False):
-            runner.message_hub.update_scalar(
-                'train/bank_fill', float(model.memory_bank.num_filled))
-
-
-def load_statistics(path: str, num_classes: int) -> dict:
-    """Read and check an ``init_file`` (names the file on any problem)."""
-    try:
-        stats = torch.load(path, map_location='cpu', weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f'OnlineClusteringHook.init_file not found: {path}') from None
-    for key in ('prototypes', 'class_counts'):
-        if key not in stats:
-            raise KeyError(f'{path} has no {key!r} entry (expected the output '
-                           'of tools/compute_prototypes.py)')
-    if stats['prototypes'].shape[0] != num_classes or stats[
-            'class_counts'].shape != (num_classes, ):
-        raise ValueError(
-            f'{path}: prototypes {tuple(stats["prototypes"].shape)} / counts '
-            f'{tuple(stats["class_counts"].shape)} do not match '
-            f'{num_classes} classes')
-    return stats
-
-
-def target_dataloader(dataset, batch_size: int) -> DataLoader:
-    """An in-order, rank-sharded loader over the target part of a ``UDADataset``.
-
-    (A separate loader: iterating the training loader here would disturb the
-    shared index generator of mmengine's ``InfiniteSampler``.)
-    """
-    target = getattr(dataset, 'target', None)
-    if target is None:
-        raise TypeError('OnlineClusteringHook needs train_dataloader.dataset to '
-                        f'be a UDADataset, got {type(dataset).__name__}')
-    return DataLoader(
-        target,
-        batch_size=batch_size,
-        sampler=DefaultSampler(target, shuffle=False),
-        collate_fn=pseudo_collate,
-        num_workers=0)
-
-
-@torch.no_grad()
-def compute_initial_statistics(model, dataloader,
-                               max_batches: Optional[int] = None):
-    """Eq. 7 prototypes and Eq. 10 counts over ``dataloader`` (target batches).
-
-    Every rank walks its own shard; sums are all-reduced. Returns
-    (prototypes (C, D), class_counts (C,)).
-    """
-    num_batches = len(dataloader) if max_batches is None else min(
-        max_batches, len(dataloader))
-    accumulator = PrototypeAccumulator(
-        model.num_classes, model.teacher.decode_head.conv_seg.in_channels)
-    was_training = model.training
-    model.eval()
-    progress = ProgressBar(num_batches)
-    for step, batch in enumerate(dataloader):
-        if step >= num_batches:
-            break
-        data = model.data_preprocessor(batch, True)
-        model.accumulate_initial_statistics(data['inputs'],
-                                            data['data_samples'], accumulator)
-        progress.update()
-    print()
-    model.train(was_training)
-    accumulator.all_reduce()
-    return accumulator.compute(), accumulator.counts
+        if model.use_self_labeling:
+            runner.message_hub.update_scalar('train/bank_fill',
+                                             float(model.memory_bank.num_filled))

@@ -10,9 +10,10 @@ import warnings
 
 import torch
 import torch.nn.functional as F
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
+from ..utils.ema import check_momentum, ema_update_
 
 
 @MODELS.register_module()
@@ -38,8 +39,7 @@ class SelfLabelingHead(nn.Module):
         super().__init__()
         if not temperature > 0:
             raise ValueError(f'SelfLabelingHead: temperature must be > 0, got {temperature}')
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f'SelfLabelingHead: momentum must lie in [0, 1], got {momentum}')
+        check_momentum(momentum, 'self_labeling_head.momentum')
         self.num_classes = num_classes
         self.feat_dim = feat_dim
         self.temperature = temperature
@@ -96,8 +96,7 @@ class SelfLabelingHead(nn.Module):
     @torch.no_grad()
     def momentum_update(self) -> None:
         """EMA step of f'_SL: ``momentum = (1 - m) * momentum + m * prototypes``."""
-        self.momentum_prototypes.mul_(1.0 - self.momentum).add_(
-            self.prototypes.detach(), alpha=self.momentum)
+        ema_update_([(self.momentum_prototypes, self.prototypes)], self.momentum)
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, feat_dim={self.feat_dim}, '

@@ -5,7 +5,8 @@ The paper warms the segmentation network up "by applying adversarial training li
 the softmax outputs on target images look like those on source images to a fully
 convolutional discriminator D (adversarial weight 0.01; D trained with Adam 1e-4).
 
-Two optimisers (segmentor, discriminator) need a ``train_step`` of the model's own;
+Two optimisers (``student``: the segmentor being warmed up, ``discriminator``) need a
+``train_step`` of the model's own;
 mmengine's ``MMDistributedDataParallel`` would bypass it, so distributed runs use
 ``model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')``, which wraps
 each child module in DDP separately and calls this ``train_step``. Every DDP forward
@@ -17,23 +18,17 @@ from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule, is_model_wrapper
+from mmengine.model import BaseModule
 from mmengine.optim import OptimWrapperDict
-from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, add_prefix
 from torch import Tensor, nn
 
-from ..data_preprocessor import uda_preprocessor_cfg
+from .uda_base import UDASegmentor, bare, final_decode_head
 
 SOURCE_LABEL = 1.0  # what D should answer on source outputs
 TARGET_LABEL = 0.0  # ... and on target outputs
-
-
-def bare(module: nn.Module) -> nn.Module:
-    """The module inside a DDP wrapper (or the module itself)."""
-    return module.module if is_model_wrapper(module) else module
 
 
 @MODELS.register_module()
@@ -69,19 +64,19 @@ def least_squares_gan_loss(scores: Tensor, label: float) -> Tensor:
 
 
 @MODELS.register_module()
-class AdversarialWarmup(BaseSegmentor):
+class AdversarialWarmup(UDASegmentor):
     """Source supervision plus output-space adversarial alignment to the target.
 
     Trains on paired ``UDADataset`` batches (the target pipeline needs neither soft
     pseudo labels nor a strong view). ``optim_wrapper`` must be an
-    ``OptimWrapperDict`` with the keys ``segmentor`` and ``discriminator``
-    (``constructor='SubmoduleOptimWrapperConstructor'``). Inference is the
-    segmentor's; its weights are the ``segmentor.*`` tensors of a checkpoint (see
-    ``tools/extract_submodel.py``).
+    ``OptimWrapperDict`` with the keys ``student`` (the segmentor) and
+    ``discriminator`` (``constructor='SubmoduleOptimWrapperConstructor'``). Inference
+    is the segmentor's; its weights are the ``student.*`` tensors of a checkpoint, as
+    in every stage (see ``tools/extract_submodel.py``).
 
     Args:
-        segmentor: EncoderDecoder config; its decode head's ``loss_by_feat`` gives the
-            source loss (auxiliary heads are not used in this stage).
+        segmentor: mmseg segmentor config; its final decode head's ``loss_by_feat``
+            gives the source loss (auxiliary heads are not used in this stage).
         discriminator: discriminator config (``in_channels`` = number of classes is
             filled in).
         adversarial_weight: lambda_adv of the segmentor's adversarial loss (0.01).
@@ -93,22 +88,16 @@ class AdversarialWarmup(BaseSegmentor):
                  adversarial_weight: float = 0.01,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        segmentor = dict(segmentor)
-        data_preprocessor = uda_preprocessor_cfg(data_preprocessor, segmentor)
-        segmentor['data_preprocessor'] = None
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.segmentor = MODELS.build(segmentor)
-        head = self.segmentor.decode_head
+        super().__init__(segmentor, data_preprocessor, init_cfg)
         discriminator = dict(discriminator)
-        discriminator['in_channels'] = head.num_classes
+        discriminator['in_channels'] = self.num_classes
         self.discriminator = MODELS.build(discriminator)
         self.adversarial_weight = adversarial_weight
-        self.align_corners = head.align_corners
 
     def _output_probs(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
         """Segmentor logits (B, C, h, w) through the (possibly DDP) wrapper, and the
         softmax upsampled to the input size (B, C, H, W), as AdaptSegNet feeds D."""
-        logits = self.segmentor(inputs, mode='tensor')
+        logits = self.student(inputs, mode='tensor')
         probs = resize(logits, size=inputs.shape[-2:], mode='bilinear',
                        align_corners=self.align_corners).softmax(dim=1)
         return logits, probs
@@ -117,26 +106,23 @@ class AdversarialWarmup(BaseSegmentor):
                    optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         """One AdaptSegNet iteration: segmentor step, then discriminator step."""
         if not isinstance(optim_wrapper, OptimWrapperDict) or set(
-                optim_wrapper.keys()) != {'segmentor', 'discriminator'}:
+                optim_wrapper.keys()) != {'student', 'discriminator'}:
             raise TypeError('AdversarialWarmup needs optim_wrapper with exactly the '
-                            "keys 'segmentor' and 'discriminator' (constructor="
+                            "keys 'student' and 'discriminator' (constructor="
                             "'SubmoduleOptimWrapperConstructor')")
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
-        if not isinstance(inputs, dict) or 'target' not in inputs:
-            raise TypeError('AdversarialWarmup needs paired source/target batches: '
-                            'use UDADataset for train_dataloader.dataset')
-        seg_optim = optim_wrapper['segmentor']
+        self.check_paired_batch(inputs)
+        seg_optim = optim_wrapper['student']
         d_optim = optim_wrapper['discriminator']
         discriminator = bare(self.discriminator)
 
         # 1. segmentor: source CE, then fooling D on the target (D frozen).
         with seg_optim.optim_context(self):
             src_logits, src_probs = self._output_probs(inputs['source'])
-            src_losses = bare(self.segmentor).decode_head.loss_by_feat(
+            src_losses = final_decode_head(bare(self.student)).loss_by_feat(
                 src_logits, samples['source'])
-        loss_src, log_vars = self.parse_losses(
-            {f'src.{k}': v for k, v in src_losses.items()})
+        loss_src, log_vars = self.parse_losses(add_prefix(src_losses, 'src'))
         seg_optim.backward(loss_src)
         discriminator.requires_grad_(False)
         with seg_optim.optim_context(self):
@@ -166,16 +152,3 @@ class AdversarialWarmup(BaseSegmentor):
             'AdversarialWarmup trains through its own train_step (two optimisers); '
             'with DDP set model_wrapper_cfg=dict(type='
             "'MMSeparateDistributedDataParallel')")
-
-    # ---------------------------------------------------------- inference
-    def predict(self, inputs: Tensor, data_samples: OptConfigType = None) -> SampleList:
-        return bare(self.segmentor).predict(inputs, data_samples)
-
-    def _forward(self, inputs: Tensor, data_samples: OptConfigType = None) -> Tensor:
-        return bare(self.segmentor)._forward(inputs, data_samples)
-
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
-        return bare(self.segmentor).extract_feat(inputs)
-
-    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        return bare(self.segmentor).encode_decode(inputs, batch_img_metas)

@@ -17,19 +17,17 @@ initialisation file is missing, or when its tensor names or shapes do not match 
 receiving network exactly.
 """
 import copy
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, add_prefix
 from torch import Tensor
 
-from ..data_preprocessor import uda_preprocessor_cfg
-from ..utils.stage_checkpoint import file_digest, load_checked
+from .uda_base import UDASegmentor, final_decode_head
 
 
 def pixel_kl_divergence(student_logits: Tensor, teacher_logits: Tensor,
@@ -74,7 +72,7 @@ def confident_hard_labels(teacher_probs: Tensor, threshold: float,
 
 
 @MODELS.register_module()
-class CPSLDistill(BaseSegmentor):
+class CPSLDistill(UDASegmentor):
     """Distil a frozen teacher into a freshly initialised student (KD-1, KD-2).
 
     Args:
@@ -115,25 +113,18 @@ class CPSLDistill(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         student = copy.deepcopy(dict(student))
         teacher = copy.deepcopy(dict(teacher if teacher is not None else student))
-        data_preprocessor = uda_preprocessor_cfg(data_preprocessor, student)
-        student['data_preprocessor'] = None
         teacher['data_preprocessor'] = None
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not 0.0 <= confidence_threshold <= 1.0:
             raise ValueError('model.confidence_threshold must lie in [0, 1], got '
                              f'{confidence_threshold}')
         if student_checkpoint:
             self._check_single_student_init(student, student_checkpoint)
-        self.student = MODELS.build(student)
+        super().__init__(student, data_preprocessor, init_cfg)
         self.teacher = MODELS.build(teacher)
         self.teacher.requires_grad_(False)
-        if self.teacher.decode_head.num_classes != \
-                self.student.decode_head.num_classes:
+        if final_decode_head(self.teacher).num_classes != self.num_classes:
             raise ValueError('model.teacher and model.student predict different '
                              'numbers of classes')
-        self.num_classes = self.student.decode_head.num_classes
-        self.ignore_index = self.student.decode_head.ignore_index
-        self.align_corners = self.student.decode_head.align_corners
         self.student_checkpoint = student_checkpoint
         self.student_checkpoint_prefix = student_checkpoint_prefix
         self.student_checkpoint_ignore = tuple(student_checkpoint_ignore)
@@ -169,23 +160,16 @@ class CPSLDistill(BaseSegmentor):
                 'model.teacher_checkpoint is not set: a distillation stage needs '
                 "the previous stage's checkpoint (CPSL for KD-1, KD-1 for KD-2)")
         if self.student_checkpoint:
-            report = load_checked(
+            self.load_stage_checkpoint(
                 self.student.backbone, self.student_checkpoint,
                 'model.student_checkpoint', self.student_checkpoint_prefix,
                 self.student_checkpoint_ignore)
-            self._log_loaded('student backbone', report)
         else:
             print_log('model.student_checkpoint is not set: the student keeps the '
                       'initialisation of its own config', logger='current')
-        report = load_checked(self.teacher, self.teacher_checkpoint,
-                              'model.teacher_checkpoint',
-                              self.teacher_checkpoint_prefix)
-        self._log_loaded('teacher', report)
-
-    @staticmethod
-    def _log_loaded(what: str, report) -> None:
-        print_log(f'{what}: {report.summary()} (sha256 '
-                  f'{file_digest(report.path)}...)', logger='current')
+        self.load_stage_checkpoint(self.teacher, self.teacher_checkpoint,
+                                   'model.teacher_checkpoint',
+                                   self.teacher_checkpoint_prefix)
 
     def train(self, mode: bool = True) -> 'CPSLDistill':
         super().train(mode)
@@ -196,22 +180,12 @@ class CPSLDistill(BaseSegmentor):
     @torch.no_grad()
     def teacher_logits(self, inputs: Tensor) -> Tensor:
         """Teacher logits upsampled to the input resolution, (B, C, H, W)."""
-        logits = self.teacher.decode_head(self.teacher.extract_feat(inputs))
+        logits = self.teacher._forward(inputs)
         return self._upsample(logits, inputs).float()
 
     def _upsample(self, logits: Tensor, inputs: Tensor) -> Tensor:
         return resize(logits, size=inputs.shape[-2:], mode='bilinear',
                       align_corners=self.align_corners)
-
-    @staticmethod
-    def valid_mask(inputs: Tensor, data_samples: SampleList) -> Tensor:
-        """(B, H, W) bool, False on pixels added by batch padding."""
-        valid = torch.zeros(inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool,
-                            device=inputs.device)
-        for i, sample in enumerate(data_samples):
-            height, width = sample.metainfo.get('img_shape', inputs.shape[-2:])
-            valid[i, :height, :width] = True
-        return valid
 
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
         """Distillation losses on the target batch (plus source CE when enabled).
@@ -229,14 +203,12 @@ class CPSLDistill(BaseSegmentor):
             if not paired:
                 raise ValueError('model.source_weight > 0 needs paired source/target '
                                  'batches: use UDADataset for train_dataloader.dataset')
-            for key, value in self.student.loss(inputs['source'],
-                                                data_samples['source']).items():
-                losses[f'src.{key}'] = value * self.source_weight \
-                    if 'loss' in key else value
-        valid = self.valid_mask(target, samples)
+            source = self.student.loss(inputs['source'], data_samples['source'])
+            for key, value in add_prefix(source, 'src').items():
+                losses[key] = value * self.source_weight if 'loss' in key else value
+        valid = ~self.padding_mask(target, samples)
         teacher_logits = self.teacher_logits(target)
-        student_logits = self._upsample(
-            self.student.decode_head(self.student.extract_feat(target)), target)
+        student_logits = self._upsample(self.student._forward(target), target)
         losses['loss_kd'] = self.kd_weight * pixel_kl_divergence(
             student_logits, teacher_logits, valid)
         labels = confident_hard_labels(teacher_logits.softmax(dim=1),
@@ -248,16 +220,3 @@ class CPSLDistill(BaseSegmentor):
         losses['loss_pseudo'] = self.pseudo_label_weight * ce / kept.sum().clamp(min=1)
         losses['confident_ratio'] = (kept.sum() / valid.sum().clamp(min=1)).detach()
         return losses
-
-    # ---------------------------------------------------------- inference
-    def predict(self, inputs: Tensor, data_samples: OptConfigType = None) -> SampleList:
-        return self.student.predict(inputs, data_samples)
-
-    def _forward(self, inputs: Tensor, data_samples: OptConfigType = None) -> Tensor:
-        return self.student._forward(inputs, data_samples)
-
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
-        return self.student.extract_feat(inputs)
-
-    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        return self.student.encode_decode(inputs, batch_img_metas)

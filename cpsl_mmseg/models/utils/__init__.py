@@ -1,3 +1,2 @@
-"""utils."""
-from .prototypes import PrototypeAccumulator  # noqa: F401
-from .rectification import rectify_pseudo_labels  # noqa: F401
+"""Building blocks shared by the segmentors: EMA, CutMix, feature capture, BN
+freezing and the checked stage-checkpoint hand-off."""

@@ -1,0 +1,12 @@
+# CPSL smoke config on a CascadeEncoderDecoder (OCRNet): Z is the pre-classifier
+# feature of the last head of the cascade. Swapped in by the model base file only.
+_base_ = [
+    '../_base_/models/ocrnet_r18-tiny.py', '../_base_/datasets/smoke_uda.py',
+    '../_base_/uda/cpsl.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/smoke_20it.py'
+]
+model = dict(_delete_=True, **_base_.cpsl)
+model.update(segmentor=_base_.model, memory_bank_size=256, samples_per_image=16)
+optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
+custom_hooks = _base_.cpsl_hooks
+randomness = dict(seed=0)

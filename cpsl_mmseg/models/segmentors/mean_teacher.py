@@ -1,0 +1,273 @@
+"""Mean-teacher self-training: the plain baseline CPSL is measured against, and its base.
+
+One :meth:`MeanTeacherSelfTraining.loss` call is one iteration on a paired batch::
+
+    loss(inputs, data_samples)
+     |- source_loss()          student on the source crop: L_src (CE, Eq. 3)
+     |- teacher_forward()      EMA teacher f'_SEG on the weak target view: Z, logits
+     |- pseudo_labels()        P_ST and the hard pseudo label Y^     (overridable:
+     |                         here the confident argmax of P_ST;    CPSL: Eq. 1)
+     |- pseudo_label_losses()  what the pseudo-label step trains     (none here;
+     |                                                               CPSL: L_SL)
+     '- target_losses()        student on the strong view, CutMixed with source:
+                               L_tgt (Eq. 2) and the consistency L_REG (Eq. 13)
+
+After every optimiser step ``MeanTeacherHook`` calls :meth:`momentum_update` (EMA of
+the teacher, :mod:`..utils.ema`); a second ``loss`` call without that update in
+between is an error naming ``custom_hooks``, since a teacher that never moves would
+silently turn self-training into distillation from the warm-up.
+"""
+import copy
+from typing import Dict, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList, add_prefix
+from torch import Tensor
+
+from ...clustering import confident_argmax
+from ..utils.batch_norm import freeze_batch_norm
+from ..utils.cutmix import paste, random_box_masks
+from ..utils.ema import check_momentum, momentum_update_
+from ..utils.feature_capture import capture_pre_classifier_feature
+from .uda_base import UDASegmentor, final_decode_head
+
+PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
+
+
+class TeacherOutput(NamedTuple):
+    """The teacher on the weak view: Z (B, D, h, w), L2-normalised per pixel, and the
+    segmentation logits (B, C, h, w), both at the decode head's resolution."""
+
+    features: Tensor
+    logits: Tensor
+
+
+def check_choice(key: str, value: str, choices: Tuple[str, ...]) -> None:
+    """ValueError naming ``model.<key>`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f'model.{key} must be one of {choices}, got {value!r}')
+
+
+@MODELS.register_module()
+class MeanTeacherSelfTraining(UDASegmentor):
+    """Self-training with an EMA teacher, weak/strong views and CutMix.
+
+    Args:
+        segmentor: config of the adapted mmseg segmentor (see ``UDASegmentor``).
+        data_preprocessor: see ``UDASegmentor``.
+        loss_target / loss_consistency: loss configs of Eq. 2 and Eq. 13
+            (``loss_weight`` of the latter is lambda2).
+        teacher_momentum: EMA momentum of the teacher f'_SEG, mmengine's convention
+            (the weight of the new value: the paper's decay 0.999 is 0.001; 1 copies).
+        teacher_train_mode: keep the teacher in train mode (dropout, batch-statistics
+            BN) as the reference code does; default False (eval mode).
+        pseudo_label_source: where P_ST comes from: ``'teacher'`` (default: the EMA
+            teacher's own softmax, plain self-training), ``'stored'`` (maps written by
+            ``tools/generate_pseudo_labels.py``, loaded by the target pipeline) or
+            ``'frozen_model'`` (``warmup_checkpoint`` run online on the weak view).
+        warmup_checkpoint: segmentor checkpoint the student, the teacher and the
+            frozen model start from (loaded strictly).
+        confidence_threshold: pixels whose pseudo-label confidence is below it are
+            ignored (0 = off).
+        cutmix_prob: probability of pasting a source box into each target crop.
+        use_strong_augmentation: False: the student sees the weak view, no CutMix.
+        predict_with: ``'student'`` (default) or ``'teacher'`` for inference.
+        freeze_norm_statistics: keep the student's BN running statistics as loaded
+            (e.g. target-calibrated); BN layers normalise with them in training too,
+            their affine weights still learn. Default False.
+        init_cfg: mmengine initialisation config of the wrapper.
+    """
+
+    def __init__(self,
+                 segmentor: ConfigType,
+                 data_preprocessor: OptConfigType = None,
+                 loss_target: ConfigType = dict(type='RectifiedPseudoLabelLoss'),
+                 loss_consistency: ConfigType = dict(
+                     type='ConsistencyLoss', loss_weight=5.0),
+                 teacher_momentum: float = 0.001,
+                 teacher_train_mode: bool = False,
+                 pseudo_label_source: str = 'teacher',
+                 warmup_checkpoint: Optional[str] = None,
+                 confidence_threshold: float = 0.0,
+                 cutmix_prob: float = 0.5,
+                 use_strong_augmentation: bool = True,
+                 predict_with: str = 'student',
+                 freeze_norm_statistics: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(segmentor, data_preprocessor, init_cfg)
+        check_choice('pseudo_label_source', pseudo_label_source, PSEUDO_LABEL_SOURCES)
+        check_choice('predict_with', predict_with, ('student', 'teacher'))
+        if pseudo_label_source == 'frozen_model' and not warmup_checkpoint:
+            raise ValueError("model.pseudo_label_source='frozen_model' needs "
+                             'model.warmup_checkpoint')
+        self.teacher = copy.deepcopy(self.student)
+        self.teacher.requires_grad_(False)
+        self.frozen_model = None
+        if pseudo_label_source == 'frozen_model':
+            self.frozen_model = copy.deepcopy(self.student)
+            self.frozen_model.requires_grad_(False)
+        self.loss_target = MODELS.build(loss_target)
+        self.loss_consistency = MODELS.build(loss_consistency)
+        self.teacher_momentum = check_momentum(teacher_momentum,
+                                               'model.teacher_momentum')
+        self.teacher_train_mode = teacher_train_mode
+        self.pseudo_label_source = pseudo_label_source
+        self.warmup_checkpoint = warmup_checkpoint
+        self.confidence_threshold = confidence_threshold
+        self.cutmix_prob = cutmix_prob
+        self.use_strong_augmentation = use_strong_augmentation
+        self.predict_with = predict_with
+        self.freeze_norm_statistics = freeze_norm_statistics
+        # loss() calls since the last EMA update (not state: a resumed run restarts
+        # with the hook that updates it).
+        self._steps_since_teacher_update = 0
+
+    # ------------------------------------------------------------ set-up
+    def init_weights(self) -> None:
+        """Initialise the student (its init_cfg, then ``warmup_checkpoint``) and copy
+        it into the teacher and the frozen warm-up model."""
+        super().init_weights()
+        if self.warmup_checkpoint:
+            self.load_stage_checkpoint(self.student, self.warmup_checkpoint,
+                                       'model.warmup_checkpoint')
+        self.teacher.load_state_dict(self.student.state_dict())
+        if self.frozen_model is not None:
+            self.frozen_model.load_state_dict(self.student.state_dict())
+
+    def train(self, mode: bool = True) -> 'MeanTeacherSelfTraining':
+        super().train(mode)
+        if mode and self.freeze_norm_statistics:
+            freeze_batch_norm(self.student)
+        self.teacher.train(mode and self.teacher_train_mode)
+        if self.frozen_model is not None:
+            self.frozen_model.eval()
+        return self
+
+    def inference_network(self) -> BaseSegmentor:
+        return self.teacher if self.predict_with == 'teacher' else self.student
+
+    # ------------------------------------------------------- after a step
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """EMA of the teacher f'_SEG (Alg. 1 l. 20); called by ``MeanTeacherHook``."""
+        momentum_update_(self.teacher, self.student, self.teacher_momentum)
+        self._steps_since_teacher_update = 0
+
+    def check_teacher_updated(self) -> None:
+        """RuntimeError naming ``custom_hooks`` when the previous ``loss`` call was not
+        followed by :meth:`momentum_update`."""
+        if self._steps_since_teacher_update > 0:
+            raise RuntimeError(
+                f'{type(self).__name__}: the EMA teacher was not updated after the '
+                "previous iteration: add dict(type='MeanTeacherHook') to custom_hooks "
+                '(it calls model.momentum_update() after every step)')
+
+    # ------------------------------------------------------ teacher side
+    @torch.no_grad()
+    def teacher_forward(self, inputs: Tensor) -> TeacherOutput:
+        """The teacher on the weak view (see :class:`TeacherOutput`)."""
+        with capture_pre_classifier_feature(final_decode_head(self.teacher)) as captured:
+            logits = self.teacher._forward(inputs)
+        return TeacherOutput(F.normalize(captured[-1].float(), dim=1), logits.float())
+
+    @torch.no_grad()
+    def soft_pseudo_labels(self, inputs: Tensor, data_samples: SampleList,
+                           teacher_logits: Tensor) -> Tensor:
+        """P_ST for the batch at input resolution, (B, C, H, W)."""
+        if self.pseudo_label_source == 'stored':
+            if not all('soft_pseudo_label' in s for s in data_samples):
+                raise KeyError(
+                    "model.pseudo_label_source='stored' but a target sample has no "
+                    'soft_pseudo_label: add LoadSoftPseudoLabel to the target pipeline')
+            return torch.stack(
+                [s.soft_pseudo_label.data for s in data_samples]).to(inputs)
+        if self.pseudo_label_source == 'frozen_model':
+            logits = self.frozen_model._forward(inputs)
+        else:
+            logits = teacher_logits
+        return resize(logits, size=inputs.shape[-2:], mode='bilinear',
+                      align_corners=self.align_corners).softmax(dim=1)
+
+    @torch.no_grad()
+    def pseudo_labels(self, inputs: Tensor, data_samples: SampleList,
+                      teacher: TeacherOutput, padding: Tensor) -> Tuple[Tensor, Tensor]:
+        """The pseudo-label step: (P_ST (B, C, H, W), Y^ (B, H, W)).
+
+        Here Y^ is the confident argmax of P_ST; padded pixels and pixels without
+        P_ST are ignored. Side-effect free (the analysis tools call it too).
+        """
+        p_st = self.soft_pseudo_labels(inputs, data_samples, teacher.logits)
+        no_p_st = p_st.float().sum(dim=1) <= 0
+        labels = confident_argmax(p_st.float(), self.confidence_threshold,
+                                  self.ignore_index, no_p_st | padding)
+        return p_st, labels
+
+    def pseudo_label_losses(self, teacher: TeacherOutput,
+                            labels: Tensor) -> Dict[str, Tensor]:
+        """Losses the pseudo-label step trains (none for plain self-training)."""
+        return {}
+
+    # ----------------------------------------------------------- training
+    def source_loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
+        """The student's own supervised losses on the source batch, prefixed ``src.``."""
+        return add_prefix(self.student.loss(inputs, data_samples), 'src')
+
+    def loss(self, inputs: Dict[str, Tensor],
+             data_samples: Dict[str, SampleList]) -> Dict[str, Tensor]:
+        """One iteration on a paired batch (see the module docstring).
+
+        Args:
+            inputs: ``source`` (B, 3, H, W), ``target`` weak view (B, 3, H, W) and,
+                when the pipeline packs it, ``target_strong`` (B, 3, H, W).
+            data_samples: ``source`` (with ``gt_sem_seg``) and ``target`` lists.
+        """
+        self.check_paired_batch(inputs)
+        self.check_teacher_updated()
+        losses = self.source_loss(inputs['source'], data_samples['source'])
+        weak, target_samples = inputs['target'], data_samples['target']
+        teacher = self.teacher_forward(weak)
+        padding = self.padding_mask(weak, target_samples)
+        _, labels = self.pseudo_labels(weak, target_samples, teacher, padding)
+        losses.update(self.pseudo_label_losses(teacher, labels))
+        losses.update(self.target_losses(inputs, data_samples, labels, teacher.logits,
+                                         padding))
+        self._steps_since_teacher_update += 1
+        return losses
+
+    def target_losses(self, inputs: Dict[str, Tensor],
+                      data_samples: Dict[str, SampleList], labels: Tensor,
+                      teacher_logits: Tensor, padding: Tensor) -> Dict[str, Tensor]:
+        """Student on the (CutMixed) strong view: L_tgt (Eq. 2) and L_REG (Eq. 13)."""
+        student_input = inputs['target']
+        pasted = torch.zeros_like(labels, dtype=torch.bool)
+        if self.use_strong_augmentation:
+            student_input = inputs.get('target_strong', student_input)
+            pasted = random_box_masks(
+                labels.shape[0], *labels.shape[-2:], prob=self.cutmix_prob,
+                device=labels.device)
+            source_labels = torch.stack([
+                s.gt_sem_seg.data[0] for s in data_samples['source']
+            ]).to(labels)
+            if source_labels.shape != labels.shape:
+                raise ValueError(
+                    'CutMix needs source and target crops of one size, got '
+                    f'{tuple(source_labels.shape[-2:])} and {tuple(labels.shape[-2:])}: '
+                    'use the same crop_size in both pipelines (or model.cutmix_prob=0)')
+            student_input = paste(student_input, inputs['source'], pasted)
+            labels = paste(labels, source_labels, pasted)
+        logits = self.student._forward(student_input)
+        full_logits = resize(logits, size=labels.shape[-2:], mode='bilinear',
+                             align_corners=self.align_corners)
+        loss_tgt = self.loss_target(full_logits, labels)
+        keep = ~(pasted | padding)
+        keep_small = F.interpolate(
+            keep[:, None].float(), size=logits.shape[-2:], mode='nearest')[:, 0].bool()
+        loss_reg = self.loss_consistency(logits, teacher_logits, keep_small)
+        return {
+            f'tgt.{self.loss_target.loss_name}': loss_tgt,
+            self.loss_consistency.loss_name: loss_reg,
+        }

@@ -1,0 +1,13 @@
+# Schedule of the toy adaptation stages (self-training and CPSL): 300 iterations of
+# AdamW at a tenth of the warm-up's rate (the paper's SGD 1e-4 suits a pretrained
+# ResNet-101 at 896x512, not this randomly initialised toy network), poly decay.
+_base_ = ['./toy_schedule.py']
+optimizer = dict(type='AdamW', lr=3e-4, weight_decay=1e-4)
+optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
+max_iters = 300
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))

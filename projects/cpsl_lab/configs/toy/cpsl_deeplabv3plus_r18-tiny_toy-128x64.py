@@ -1,0 +1,39 @@
+# CPSL on the offline toy domains (README main job: projects/cpsl_lab/tools/
+# run_pipeline.py). The adapted network is the warm-up's DeepLabV3+; the paper's
+# hyperparameters are kept except where the toy scale needs smaller numbers: a
+# 16,384-feature bank (~ 128 batches x 8 images x M), M = 16 pixels per 64x128 crop
+# (of its 16x32 stride-4 feature pixels), and the toy adaptation settings shared with
+# the self-training baseline (../_base_/uda/toy_adaptation.py: lambda2 = 0, EMA decay
+# 0.99 for the teacher and, here, the momentum head, frozen calibrated BN).
+_base_ = [
+    '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
+    '../_base_/datasets/toy_uda.py', '../../../../configs/_base_/uda/cpsl.py',
+    '../_base_/uda/toy_adaptation.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/toy_adaptation.py'
+]
+model = dict(_delete_=True, **_base_.cpsl)
+model.update(
+    segmentor=_base_.model,
+    memory_bank_size=16384,
+    samples_per_image=16,
+    self_labeling_head=dict(_base_.cpsl.self_labeling_head, momentum=0.01),
+    **_base_.toy_adaptation)
+optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
+custom_hooks = _base_.cpsl_hooks
+randomness = dict(seed=0)
+# The stages of projects/cpsl_lab/tools/run_pipeline.py around this config (paths
+# relative to the repository root).
+uda_pipeline = dict(
+    prepare_data='projects/cpsl_lab/tools/prepare_toy_data.py',
+    warmup_config='projects/cpsl_lab/configs/toy/'
+    'deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
+    # --warmup adversarial: the paper's warm-up
+    adversarial_warmup_config='projects/cpsl_lab/configs/toy/'
+    'adaptseg_deeplabv3plus_r18-tiny_toy-128x64.py',
+    calibrate_batch_norm=True,
+    # the baseline, by type: MeanTeacherSelfTraining on the same schedule
+    self_training_config='projects/cpsl_lab/configs/toy/'
+    'mean-teacher_deeplabv3plus_r18-tiny_toy-128x64.py',
+    oracle_config='projects/cpsl_lab/configs/toy/'
+    'deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py',
+)
