@@ -13,7 +13,13 @@ Applied once when :mod:`cpsl_mmseg` is imported (so also through a config's
    trusted as the code you run; never load checkpoints from unknown sources.
    ``torch.load`` elsewhere in the process keeps torch's safe default.
 
-2. **Distributed training on CPU-only machines.** mmengine's ``pytorch`` and
+2. **Resuming from a moved work dir.** ``CrashSafeCheckpointHook`` records the last
+   checkpoint in ``last_checkpoint`` by its name relative to the work dir; mmengine's
+   ``find_latest_checkpoint`` (what ``--resume`` without a path uses) is replaced by
+   one that resolves that name, and an absolute path whose work dir was moved, against
+   the work dir being resumed.
+
+3. **Distributed training on CPU-only machines.** mmengine's ``pytorch`` and
    ``slurm`` launchers call ``torch.cuda.set_device`` and default to NCCL. When CUDA
    is unavailable the process group is created on ``gloo`` instead, and
    :class:`CPUAwareDistributedDataParallel` (registered in mmengine's
@@ -21,6 +27,7 @@ Applied once when :mod:`cpsl_mmseg` is imported (so also through a config's
    automatically when CUDA is absent (see :func:`default_model_wrapper_cfg`).
 """
 import os
+import os.path as osp
 import subprocess
 from typing import Any, Optional
 
@@ -29,11 +36,12 @@ import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
+from mmengine.runner import runner as runner_module
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
     'CPUAwareDistributedDataParallel', 'default_model_wrapper_cfg',
-    'load_local_checkpoint'
+    'find_latest_checkpoint', 'load_local_checkpoint'
 ]
 
 
@@ -51,6 +59,23 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
     if not os.path.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def find_latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names, resolved against ``work_dir``.
+
+    A relative name is joined to ``work_dir``; an absolute path that does not exist
+    (the work dir was moved) falls back to the file of that name in ``work_dir``.
+    Returns None when there is no ``last_checkpoint``.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return _original_find_latest_checkpoint(work_dir)
+    with open(record) as f:
+        recorded = f.read().strip()
+    path = osp.join(work_dir, recorded)
+    moved = osp.join(work_dir, osp.basename(recorded))
+    return moved if not osp.isfile(path) and osp.isfile(moved) else path
 
 
 def _init_cpu_process_group(backend: str, **kwargs) -> None:
@@ -78,6 +103,7 @@ def _slurm_environment_to_torchrun(port: Optional[int]) -> None:
     os.environ['LOCAL_RANK'] = os.environ['SLURM_LOCALID']
 
 
+_original_find_latest_checkpoint = runner_module.find_latest_checkpoint
 _original_init_pytorch = dist_utils._init_dist_pytorch
 _original_init_slurm = dist_utils._init_dist_slurm
 
@@ -133,6 +159,7 @@ def default_model_wrapper_cfg() -> Optional[dict]:
 def _apply() -> None:
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
+    runner_module.find_latest_checkpoint = find_latest_checkpoint
     dist_utils._init_dist_pytorch = _init_dist_pytorch
     dist_utils._init_dist_slurm = _init_dist_slurm
 

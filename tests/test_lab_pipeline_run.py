@@ -50,6 +50,11 @@ def state_dict(path) -> dict:
     return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
 
 
+def last_checkpoint(train_dir: Path) -> Path:
+    """The checkpoint ``last_checkpoint`` names (relative to its work dir)."""
+    return train_dir / (train_dir / 'last_checkpoint').read_text().strip()
+
+
 def test_every_stage_runs_and_the_summary_is_well_formed(finished):
     work, proc = finished
     for stage in STAGE_DIRS:
@@ -79,8 +84,7 @@ def test_the_baseline_is_the_mean_teacher_by_type(finished):
     baseline = Config.fromfile(str(work / 'self_training' / 'config.py'))
     assert baseline.model.type == 'MeanTeacherSelfTraining'
     assert [h.type for h in baseline.custom_hooks] == ['MeanTeacherHook']
-    weights = state_dict(Path((work / 'self_training' / 'train' / 'last_checkpoint')
-                              .read_text().strip()))
+    weights = state_dict(last_checkpoint(work / 'self_training' / 'train'))
     assert not any(k.startswith(('self_labeling_head.', 'memory_bank.',
                                  'class_prior.')) for k in weights)
     cpsl = Config.fromfile(str(work / 'cpsl' / 'config.py'))
@@ -89,7 +93,7 @@ def test_the_baseline_is_the_mean_teacher_by_type(finished):
 
 def test_calibration_changes_only_batch_norm_statistics(finished):
     work, _ = finished
-    warmup = state_dict((work / 'warmup' / 'train' / 'last_checkpoint').read_text().strip())
+    warmup = state_dict(last_checkpoint(work / 'warmup' / 'train'))
     calibrated = state_dict(work / 'calibration' / 'calibrated.pth')
     assert calibrated.keys() == warmup.keys()
     changed = {k for k, v in calibrated.items() if not torch.equal(v, warmup[k])}
@@ -128,9 +132,8 @@ def test_each_training_stage_reruns_from_its_config_file(finished, tmp_path, run
         again = tmp_path / stage
         run_tool(['python', 'tools/train.py', work / stage / 'config.py',
                   '--work-dir', again])
-        ran = state_dict(Path((work / stage / 'train' / 'last_checkpoint').read_text()
-                                .strip()))
-        rerun = state_dict(Path((again / 'last_checkpoint').read_text().strip()))
+        ran = state_dict(last_checkpoint(work / stage / 'train'))
+        rerun = state_dict(last_checkpoint(again))
         assert ran.keys() == rerun.keys(), stage
         for key, value in ran.items():
             assert torch.equal(value, rerun[key]), (stage, key)
@@ -159,9 +162,11 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
                                                               repo_root):
     """A CPSL config whose target pipeline has an extra step before the P_ST loader
     (and its hooks in another order) still gets its inputs."""
+    from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
 
     from cpsl_lab.pipeline import Pipeline
+    init_default_scope('mmseg')
     work, _ = finished
     variant = tmp_path / 'variant.py'
     variant.write_text(
@@ -195,7 +200,7 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
 
 def test_rerun_skips_completed_stages(finished, tiny_toy, run_tool):
     work, _ = finished
-    ckpt = Path((work / 'cpsl' / 'train' / 'last_checkpoint').read_text().strip())
+    ckpt = last_checkpoint(work / 'cpsl' / 'train')
     before = ckpt.stat().st_mtime_ns
     proc = pipeline(run_tool, work, tiny_toy, '--seed', '1')
     for stage in STAGE_DIRS:
@@ -203,11 +208,42 @@ def test_rerun_skips_completed_stages(finished, tiny_toy, run_tool):
     assert ckpt.stat().st_mtime_ns == before
 
 
+def test_redo_p_st_overwrites_the_maps_and_keeps_what_did_not_change(
+        finished, tiny_toy, run_tool):
+    work, _ = finished
+    out = work / 'pseudo_labels'
+    meta = out / 'pseudo_labels_meta.json'
+    maps = {p.name: p.read_bytes() for p in out.glob('*.npy')}
+    before = meta.stat().st_mtime_ns
+    proc = pipeline(run_tool, work, tiny_toy, '--seed', '1', '--redo', 'pseudo_labels')
+    command = (out / 'generate_pseudo_labels.log').read_text().splitlines()[0]
+    assert '--overwrite' in command
+    assert meta.stat().st_mtime_ns != before
+    assert {p.name: p.read_bytes() for p in out.glob('*.npy')} == maps
+    for stage in ('prototypes', 'self_training', 'cpsl'):  # the same maps again
+        assert f'[pipeline] {stage}: complete, skipped' in proc.stdout
+
+
+def test_a_warmup_with_other_results_makes_later_stages_run_again(
+        finished, tiny_toy, tmp_path, run_tool):
+    work = tmp_path / 'copy'
+    shutil.copytree(finished[0], work, symlinks=True)
+    digest = json.loads((work / 'pseudo_labels' / 'pseudo_labels_meta.json').read_text())
+    proc = pipeline(run_tool, work, tiny_toy, '--seed', '2', '--redo', 'warmup',
+                    timeout=900)
+    for stage in ('calibration', 'pseudo_labels', 'prototypes', 'self_training', 'cpsl'):
+        assert f'[pipeline] {stage}: inputs changed since it ran' in proc.stdout, stage
+    command = (work / 'pseudo_labels' / 'generate_pseudo_labels.log').read_text()
+    assert '--overwrite' in command.splitlines()[0]
+    now = json.loads((work / 'pseudo_labels' / 'pseudo_labels_meta.json').read_text())
+    assert now['checkpoint_sha256'] != digest['checkpoint_sha256']
+
+
 def test_missing_pseudo_label_stops_naming_the_file(finished, tiny_toy, run_tool):
     work, _ = finished
     victim = sorted((work / 'pseudo_labels').glob('*.npy'))[0]
     saved = victim.read_bytes()
-    warmup_ckpt = Path((work / 'warmup' / 'train' / 'last_checkpoint').read_text().strip())
+    warmup_ckpt = last_checkpoint(work / 'warmup' / 'train')
     produced = [warmup_ckpt, work / 'prototypes' / 'statistics.pth',
                 work / 'prototypes' / 'stage.json']
     mtimes = [p.stat().st_mtime_ns for p in produced]

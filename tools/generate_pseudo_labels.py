@@ -11,26 +11,28 @@ described in ``cpsl_mmseg/datasets/pseudo_label_io.py``; the default output
 directory is the ``pseudo_label_dir`` of the target pipeline's
 ``LoadSoftPseudoLabel``, so training reads exactly what this tool wrote.
 
-Resumable: images whose map already exists and reads back with the right class
-count are skipped (``--overwrite`` redoes them). Under torchrun each rank writes
-its own shard of the images.
+The directory records which checkpoint wrote it (``pseudo_labels_meta.json``: path
+and SHA-256, written before any map). Resumable: with the same checkpoint, images
+whose map already exists and reads back are skipped, and temporary files of a killed
+writer are removed. Another checkpoint is refused unless ``--overwrite`` is given,
+which removes the old maps first. Under torchrun each rank writes its own shard.
 """
 import argparse
-import json
 import os
-import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.dist import get_dist_info, init_dist
+from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import cpsl_mmseg  # noqa: F401
+from cpsl_mmseg.datasets.pseudo_label_dir import claim_directory, mark_complete
 from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
                                                  pseudo_label_path,
                                                  save_soft_pseudo_label)
+from cpsl_mmseg.models.segmentors.uda_base import final_decode_head
 from cpsl_mmseg.utils.launch import finish_distributed
 from cpsl_mmseg.utils.offline_inference import (build_target_images, build_warmup_network,
                                                 target_dataset_cfg)
@@ -43,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='output directory (default: the '
                         'pseudo_label_dir of the target pipeline)')
     parser.add_argument('--overwrite', action='store_true',
-                        help='recompute maps that already exist')
+                        help='replace the maps of the directory (also those of another '
+                        'checkpoint)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm'])
@@ -76,29 +79,30 @@ def main() -> None:
     out_dir = args.out or default_output_dir(target_dataset_cfg(cfg))
     dataset = build_target_images(cfg)
     model = build_warmup_network(cfg, args.checkpoint).to(device)
-    num_classes = model.decode_head.num_classes
+    num_classes = final_decode_head(model).num_classes
+    if rank == 0:
+        claim_directory(out_dir, args.checkpoint, args.config, num_classes,
+                        args.overwrite)
+    barrier()
 
     todo = []
     for idx in range(rank, len(dataset), world_size):
         path = pseudo_label_path(out_dir, dataset.get_data_info(idx)['img_path'])
-        if args.overwrite or not is_valid_soft_pseudo_label(path, num_classes):
+        if not is_valid_soft_pseudo_label(path, num_classes):
             todo.append(idx)
     print(f'[rank {rank}] {len(todo)} of the shard\'s images to do, '
           f'writing to {out_dir}')
     progress = ProgressBar(len(todo)) if rank == 0 else None
     for idx in todo:
         batch = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
-        logits = model.decode_head(model.extract_feat(batch['inputs']))
+        logits = model._forward(batch['inputs'])
         path = pseudo_label_path(out_dir, batch['data_samples'][0].img_path)
         save_soft_pseudo_label(path, logits[0].float().softmax(dim=0))
         if progress is not None:
             progress.update()
+    barrier()
     if rank == 0:
-        with open(osp.join(out_dir, 'pseudo_labels_meta.json'), 'w') as f:
-            json.dump(dict(checkpoint=osp.abspath(args.checkpoint),
-                           config=osp.abspath(args.config),
-                           num_classes=num_classes,
-                           num_images=len(dataset)), f, indent=1)
+        mark_complete(out_dir, len(dataset))
         print(f'\nP_ST maps in {out_dir}')
     finish_distributed()
 

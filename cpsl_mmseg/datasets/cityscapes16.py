@@ -2,11 +2,13 @@
 from mmseg.datasets import CityscapesDataset
 from mmseg.registry import DATASETS
 
+from .sample_checks import CheckedSamplesMixin
+
 from .synthia import SYNTHIA_CLASSES
 
 
 @DATASETS.register_module()
-class Cityscapes16Dataset(CityscapesDataset):
+class Cityscapes16Dataset(CheckedSamplesMixin, CityscapesDataset):
     """Cityscapes with the 16 SYNTHIA classes (19 train ids -> 16, the rest 255).
 
     A SYNTHIA-trained model predicts 16 classes (train ids of

@@ -9,9 +9,11 @@ Expects the layout written by ``tools/convert_datasets/gta5.py``::
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
+from .sample_checks import CheckedSamplesMixin
+
 
 @DATASETS.register_module()
-class GTA5Dataset(BaseSegDataset):
+class GTA5Dataset(CheckedSamplesMixin, BaseSegDataset):
     """GTA5 (Richter et al., 2016): 24,966 rendered street scenes, labelled with the
     Cityscapes label ids and converted to the 19 Cityscapes train ids.
 

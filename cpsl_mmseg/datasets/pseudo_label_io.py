@@ -8,7 +8,8 @@ of fp16 and a sixteenth of the reference code's float32 maps; the quantisation e
 per probability is at most 1/510 before renormalisation.
 
 Files are written through a temporary file and ``os.replace``, so an interrupted
-writer never leaves a truncated map behind.
+writer never leaves a truncated map behind, and get the usual file mode (0666 less the
+umask). Which checkpoint wrote a directory is recorded by :mod:`.pseudo_label_dir`.
 """
 import os
 import os.path as osp
@@ -47,6 +48,13 @@ def pseudo_label_path(pseudo_label_dir: str, img_path: str) -> str:
     return osp.join(pseudo_label_dir, stem + PSEUDO_LABEL_SUFFIX)
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_soft_pseudo_label(path: str, probs: torch.Tensor) -> None:
     """Atomically write the (C, h, w) probability map ``probs`` to ``path``."""
     codes = quantize_probabilities(probs)
@@ -54,6 +62,7 @@ def save_soft_pseudo_label(path: str, probs: torch.Tensor) -> None:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, suffix='.tmp')
     try:
+        os.fchmod(fd, file_mode())  # mkstemp creates 0600
         with os.fdopen(fd, 'wb') as f:
             np.save(f, codes)
         os.replace(tmp, path)

@@ -11,6 +11,8 @@ from typing import List, Sequence
 from mmseg.datasets import BaseSegDataset, CityscapesDataset
 from mmseg.registry import DATASETS
 
+from .sample_checks import CheckedSamplesMixin
+
 #: The 16 classes SYNTHIA shares with Cityscapes, in train-id order 0..15
 #: (Cityscapes' 19 without terrain, truck and train).
 SYNTHIA_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole',
@@ -26,7 +28,7 @@ def _cityscapes_palette(classes: Sequence[str]) -> List[List[int]]:
 
 
 @DATASETS.register_module()
-class SynthiaDataset(BaseSegDataset):
+class SynthiaDataset(CheckedSamplesMixin, BaseSegDataset):
     """SYNTHIA-RAND-CITYSCAPES (Ros et al., 2016): 9,400 rendered images with
     Cityscapes-compatible labels, converted to 16 train ids (the SYNTHIA->Cityscapes
     protocol reports mIoU over these 16 classes and over 13 of them).

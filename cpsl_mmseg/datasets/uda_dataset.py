@@ -5,6 +5,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmseg.registry import DATASETS
 
+from .sample_checks import CheckedSamplesMixin, check_sample
+
 ConfigOrDataset = Union[dict, BaseDataset]
 
 
@@ -18,7 +20,10 @@ class UDADataset:
     seeds per worker and rank, so runs are reproducible for a given seed. The
     default ``pseudo_collate`` turns a batch into
     ``dict(source=dict(inputs=[...], data_samples=[...]), target=dict(...))``,
-    which :class:`~cpsl_mmseg.models.UDADataPreProcessor` understands.
+    which :class:`~cpsl_mmseg.models.UDADataPreProcessor` understands. Every sample
+    is checked while loading (:mod:`.sample_checks`: label ids, label size), and an
+    empty stream is refused when the dataset is built; each error names the file or
+    the config key.
 
     Args:
         source: config (or instance) of the labelled source dataset.
@@ -30,9 +35,6 @@ class UDADataset:
                  target: ConfigOrDataset) -> None:
         self.source = self._build(source, 'source')
         self.target = self._build(target, 'target')
-        if len(self.target) == 0:
-            raise ValueError('UDADataset.target is empty: check its data_root '
-                             'and data_prefix')
         src_classes = self.source.metainfo.get('classes')
         tgt_classes = self.target.metainfo.get('classes')
         if src_classes is not None and tgt_classes is not None and tuple(
@@ -40,14 +42,37 @@ class UDADataset:
             raise ValueError('UDADataset: source and target classes differ: '
                              f'{src_classes} vs {tgt_classes}')
         self.metainfo = self.source.metainfo
+        # this package's datasets check their own samples
+        self._unchecked = {name: not isinstance(getattr(self, name), CheckedSamplesMixin)
+                           for name in ('source', 'target')}
 
     @staticmethod
     def _build(cfg: ConfigOrDataset, key: str) -> BaseDataset:
+        """Build one stream; an empty one is an error naming its config key and where
+        it looked (mmengine's own error says only ``need at least one array``)."""
+        where = f'train_dataloader.dataset.{key}'
         if isinstance(cfg, dict):
-            return DATASETS.build(cfg)
+            dataset = DATASETS.build(dict(cfg, lazy_init=True))
+            empty = ValueError(
+                f'{where} has no samples: no image found under data_root='
+                f'{cfg.get("data_root")!r}, data_prefix={cfg.get("data_prefix")}, '
+                f'ann_file={cfg.get("ann_file", "")!r}')
+            if cfg.get('lazy_init', False):
+                return dataset
+            try:
+                dataset.full_init()  # mmengine fails on an empty list while packing it
+            except ValueError:
+                if getattr(dataset, 'data_list', None) == []:
+                    raise empty from None
+                raise
+            if len(dataset) == 0:
+                raise empty
+            return dataset
         if hasattr(cfg, '__getitem__') and hasattr(cfg, '__len__'):
+            if len(cfg) == 0:
+                raise ValueError(f'{where} has no samples')
             return cfg
-        raise TypeError(f'UDADataset.{key} must be a dataset config dict or a '
+        raise TypeError(f'{where} must be a dataset config dict or a '
                         f'dataset, got {type(cfg)}')
 
     def __len__(self) -> int:
@@ -55,4 +80,8 @@ class UDADataset:
 
     def __getitem__(self, idx: int) -> dict:
         target_idx = np.random.randint(len(self.target))
-        return dict(source=self.source[idx], target=self.target[target_idx])
+        item = dict(source=self.source[idx], target=self.target[target_idx])
+        for name, sample in item.items():
+            if self._unchecked[name]:
+                check_sample(sample, self.metainfo.get('classes'))
+        return item

@@ -1,4 +1,8 @@
 """Launch helpers used by ``tools/train.py`` and ``tools/test.py``."""
+import logging
+import os
+import sys
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -30,7 +34,20 @@ def prepare_launch(cfg: Config) -> None:
 
 
 def finish_distributed() -> None:
-    """Synchronise and tear down the process group, if any (clean exit on gloo)."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    """The end of a distributed tool: synchronise, tear down the process group and end
+    the process. Does nothing without a process group.
+
+    The process ends with ``os._exit(0)`` after flushing the logs: with gloo, a rank
+    occasionally aborted (SIGABRT, "terminate called without an active exception")
+    while the interpreter finalised, after all work was done and written, when gloo's
+    C++ threads still held tensors; the launcher then reported the whole run failed.
+    Call it last, on success only.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

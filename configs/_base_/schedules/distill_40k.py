@@ -10,12 +10,16 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=40000, val_interval=2000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# CrashSafeCheckpointHook: mmengine's CheckpointHook whose checkpoints survive a kill
+# and resume exactly; PreflightCheckHook: model, data and a resumed checkpoint must
+# fit before the first iteration (cpsl_mmseg/engine/hooks/).
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=3,
+        type='CrashSafeCheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=3,
         save_last=True, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    preflight=dict(type='PreflightCheckHook'),
     visualization=dict(type='SegVisualizationHook'))

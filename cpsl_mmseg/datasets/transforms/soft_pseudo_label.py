@@ -12,7 +12,7 @@ from. :func:`sample_soft_pseudo_label` then reads P_ST there by bilinear samplin
 pixels that came from padding (coordinates outside [0, 1]) get an all-zero
 probability vector, which the rectification treats as ignore.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -55,6 +55,24 @@ def sample_soft_pseudo_label(soft_label: np.ndarray,
     return sampled * valid[None].float()
 
 
+def check_stride(path: str, map_size: Tuple[int, int], image_size: Tuple[int, int],
+                 img_path: str, tolerance: float = 0.1) -> None:
+    """A P_ST map must cover its image at one output stride in both directions (a map
+    written for other images, or another input size, would be misaligned silently).
+
+    Raises:
+        ValueError: naming the map file, its size and the image's.
+    """
+    (h, w), (height, width) = map_size, image_size
+    stride_y, stride_x = height / h, width / w
+    if h > height or w > width or abs(stride_y - stride_x) > tolerance * max(
+            stride_y, stride_x):
+        raise ValueError(
+            f'soft pseudo label {path}: {h}x{w} does not cover its image {img_path} '
+            f'({height}x{width}) at one output stride (strides {stride_y:.2f} / '
+            f'{stride_x:.2f}); regenerate the maps for these images')
+
+
 @TRANSFORMS.register_module()
 class LoadSoftPseudoLabel(BaseTransform):
     """Attach the stored soft pseudo label P_ST of a target image.
@@ -79,6 +97,8 @@ class LoadSoftPseudoLabel(BaseTransform):
         results[SOFT_LABEL_KEY] = load_soft_pseudo_label(
             path, self.num_classes)
         height, width = results['img'].shape[:2]
+        check_stride(path, results[SOFT_LABEL_KEY].shape[-2:], (height, width),
+                     results['img_path'])
         results[COORD_KEY] = source_coordinate_map(height, width)
         results.setdefault('seg_fields', []).append(COORD_KEY)
         return results

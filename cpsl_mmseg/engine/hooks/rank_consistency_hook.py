@@ -11,18 +11,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
-
-def batch_norm_statistics(module: torch.nn.Module) -> List[str]:
-    """Names of BatchNorm running-statistics buffers: each rank keeps its own under
-    DDP without SyncBN (mmseg's default on CPU), so they may differ legitimately."""
-    names = []
-    for prefix, sub in module.named_modules():
-        if isinstance(sub, torch.nn.modules.batchnorm._BatchNorm):
-            names += [
-                f'{prefix}.{b}' if prefix else b
-                for b, _ in sub.named_buffers(recurse=False)
-            ]
-    return names
+from ...models.utils.batch_norm import batch_norm_buffer_names
 
 
 def state_digests(module: torch.nn.Module) -> Dict[str, str]:
@@ -71,7 +60,7 @@ class RankConsistencyHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         digests = state_digests(model)
-        rank_local = set(batch_norm_statistics(model))
+        rank_local = set(batch_norm_buffer_names(model))
         path = osp.join(runner.work_dir, f'rank{get_rank()}_state_digest.json')
         with open(path, 'w') as f:
             json.dump(dict(iter=runner.iter, digests=digests,

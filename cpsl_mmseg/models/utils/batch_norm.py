@@ -21,6 +21,17 @@ def batch_norm_layers(module: nn.Module) -> list:
     ]
 
 
+def batch_norm_buffer_names(module: nn.Module) -> list:
+    """Names (as in ``module.state_dict()``) of the BatchNorm buffers of ``module``:
+    running statistics and counters. Under DDP without SyncBN each rank keeps its own."""
+    names = []
+    for prefix, sub in module.named_modules():
+        if isinstance(sub, _BatchNorm):
+            names += [f'{prefix}.{name}' if prefix else name
+                      for name, _ in sub.named_buffers(recurse=False)]
+    return names
+
+
 def freeze_batch_norm(module: nn.Module) -> None:
     """Put every BN layer of ``module`` in eval mode: it normalises with, and no
     longer updates, its running statistics; its affine weights keep training.

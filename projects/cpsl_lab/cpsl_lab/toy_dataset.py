@@ -12,6 +12,7 @@ split no ``seg_map_path`` use (no ``LoadAnnotations``).
 from pathlib import Path
 from typing import Optional
 
+from cpsl_mmseg.datasets.sample_checks import CheckedSamplesMixin
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
@@ -19,7 +20,7 @@ from .toy_world import CLASSES, PALETTE, read_toy_meta
 
 
 @DATASETS.register_module()
-class ToyUDADataset(BaseSegDataset):
+class ToyUDADataset(CheckedSamplesMixin, BaseSegDataset):
     """One split of one toy domain, e.g. the target val split::
 
         dict(type='ToyUDADataset', data_root='data/toy',
@@ -28,7 +29,8 @@ class ToyUDADataset(BaseSegDataset):
              pipeline=[...])
 
     Classes and palette are the module constants that ``meta.json`` also records; when
-    ``data_root`` holds a ``meta.json`` it is checked against them.
+    ``data_root`` holds a ``meta.json`` it is checked against them. Every sample is
+    checked while loading (label ids, label size; ``cpsl_mmseg.datasets.sample_checks``).
     """
 
     METAINFO = dict(classes=CLASSES, palette=[list(c) for c in PALETTE])

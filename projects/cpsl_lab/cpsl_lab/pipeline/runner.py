@@ -2,9 +2,11 @@
 
 A stage writes ``DIR/<stage>/config.py`` (:mod:`.stage_config`), runs its tool as a
 subprocess (command and output in ``DIR/<stage>/<tool>.log``), and, when complete,
-``DIR/<stage>/stage.json``; a stage with that file is skipped on re-runs (``--redo``
-forces it) and a failed stage leaves no such file, so earlier outputs are never
-touched. Stages, in order:
+``DIR/<stage>/stage.json`` (:mod:`.records`): a complete stage whose inputs did not
+change is skipped on re-runs (``--redo`` forces it). A stage that fails writes no new
+record and leaves the outputs of earlier runs as they were (tools write their outputs
+atomically; P_ST maps being replaced mark their directory incomplete until done).
+Stages, in order:
 
   data           prepare (toy domains) and validate the data tree
   warmup         source-only training (``uda_pipeline.warmup_config``), or the
@@ -28,9 +30,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from cpsl_mmseg.datasets.pseudo_label_dir import META_FILE as PROVENANCE
+from cpsl_mmseg.datasets.pseudo_label_dir import read_provenance
 from cpsl_mmseg.datasets.target_stream import loading_steps
 from mmengine.config import Config
 
+from .records import changed_inputs, input_digests, read_record, write_record
 from .stage_config import (Settings, deep_merge, find_step, nested, option_settings,
                            plain, with_step_values, write_stage_config)
 
@@ -75,6 +80,7 @@ class Pipeline:
         self.with_oracle = oracle
         self.redo = tuple(redo)
         self.cfg_options = dict(cfg_options or {})
+        self.replacing = set()  # stages re-run over a complete record of theirs
         os.makedirs(self.work_dir, exist_ok=True)
 
     # ------------------------------------------------------------ helpers
@@ -91,20 +97,18 @@ class Pipeline:
         return osp.join(self.stage_dir(stage), 'train')
 
     def done(self, stage: str) -> Optional[dict]:
-        """The record of a complete stage (None when it must run)."""
-        path = osp.join(self.stage_dir(stage), 'stage.json')
-        if stage in self.redo or not osp.isfile(path):
+        """The record of a complete stage whose inputs are unchanged (else None)."""
+        record = read_record(self.stage_dir(stage))
+        if record is None or stage in self.redo:
             return None
-        with open(path) as f:
-            return json.load(f)
-
-    def finish(self, stage: str, record: dict) -> dict:
-        """Write ``stage.json`` atomically: from now on the stage counts as complete."""
-        path = osp.join(self.stage_dir(stage), 'stage.json')
-        os.makedirs(self.stage_dir(stage), exist_ok=True)
-        with open(path + '.tmp', 'w') as f:
-            json.dump(record, f, indent=1)
-        os.replace(path + '.tmp', path)
+        if stage == 'pseudo_labels' and not (read_provenance(
+                self.stage_dir(stage)) or {}).get('complete', False):
+            return None  # a regeneration of the maps was interrupted
+        changed = changed_inputs(record, self.stage_inputs(stage))
+        if changed:
+            print(f'[pipeline] {stage}: inputs changed since it ran '
+                  f'({", ".join(changed)}), running it again', flush=True)
+            return None
         return record
 
     def run(self, stage: str, tool: str, *args: str) -> None:
@@ -155,7 +159,7 @@ class Pipeline:
         """``tools/train.py CONFIG``; returns the checkpoint it ended with."""
         self.run(stage, 'tools/train.py', config)
         with open(osp.join(self.train_dir(stage), 'last_checkpoint')) as f:
-            return f.read().strip()
+            return osp.join(self.train_dir(stage), f.read().strip())
 
     def evaluate(self, stage: str, config: str, checkpoint: str) -> dict:
         """Target-val metrics of ``checkpoint`` under ``config`` (tools/test.py)."""
@@ -219,6 +223,30 @@ class Pipeline:
     def statistics_file(self) -> str:
         return osp.join(self.stage_dir('prototypes'), 'statistics.pth')
 
+    def loads_p_st(self, base: str) -> bool:
+        pipeline = Config.fromfile(self.repo_path(base)).train_dataloader.dataset.target
+        return find_step(pipeline.pipeline, 'LoadSoftPseudoLabel') is not None
+
+    def stage_inputs(self, stage: str) -> List[str]:
+        """The files a stage reads from earlier stages (see :mod:`.records`)."""
+        if stage in ('data', 'warmup', 'oracle'):
+            return []
+        if stage == 'calibration':
+            return [self.warmup_checkpoint()]
+        if stage == 'analysis':
+            return [read_record(self.stage_dir(s))['checkpoint']
+                    for s in ('self_training', 'cpsl')]
+        inputs = [self.adaptation_start()]
+        p_st = osp.join(self.stage_dir('pseudo_labels'), PROVENANCE)
+        if stage == 'self_training':
+            return inputs + ([p_st] if self.loads_p_st(self.spec.self_training_config)
+                             else [])
+        if stage == 'pseudo_labels':
+            return inputs
+        if stage == 'prototypes':
+            return inputs + [p_st]
+        return inputs + [p_st, self.statistics_file()]  # cpsl and its ablations
+
     # ------------------------------------------------------------- stages
     def stage_data(self) -> dict:
         prepare = self.spec.get('prepare_data')
@@ -263,8 +291,10 @@ class Pipeline:
     def stage_pseudo_labels(self) -> dict:
         config = self.stage_config('pseudo_labels', self.config,
                                    self.data_settings(self.config))
+        overwrite = ['--overwrite'] if 'pseudo_labels' in self.replacing else []
         self.run('pseudo_labels', 'tools/generate_pseudo_labels.py', config,
-                 self.adaptation_start(), '--out', self.stage_dir('pseudo_labels'))
+                 self.adaptation_start(), '--out', self.stage_dir('pseudo_labels'),
+                 *overwrite)
         return dict(stage='pseudo_labels', config=config)
 
     def stage_prototypes(self) -> dict:
@@ -317,20 +347,25 @@ class Pipeline:
 
     def run_stage(self, stage: str, function: Callable[[], dict]) -> dict:
         """The record of ``stage``: read when complete, else made by ``function``."""
-        record = self.done(stage)
+        record = read_record(self.stage_dir(stage))
         if stage == 'warmup' and record is not None and record.get(
                 'warmup', 'source_only') != self.warmup_kind:
-            raise ValueError(
-                f'{self.stage_dir("warmup")} holds a {record.get("warmup")} warm-up, '
-                f'not --warmup {self.warmup_kind}: pass --redo warmup (and the later '
-                'stages) or use another --work-dir')
+            if stage not in self.redo:
+                raise ValueError(
+                    f'{self.stage_dir("warmup")} holds a {record.get("warmup")} warm-up,'
+                    f' not --warmup {self.warmup_kind}: pass --redo warmup or use '
+                    'another --work-dir')
+        record = self.done(stage)
         if record is not None:
             print(f'[pipeline] {stage}: complete, skipped', flush=True)
             return record
+        if read_record(self.stage_dir(stage)) is not None:
+            self.replacing.add(stage)
         start = time.time()
         record = function()
-        record['wall_time_s'] = time.time() - start
-        self.finish(stage, record)
+        record.update(inputs=input_digests(self.stage_inputs(stage)),
+                      wall_time_s=time.time() - start)
+        write_record(self.stage_dir(stage), record)
         summary = f"mIoU {record['mIoU']:.2f}, " if 'mIoU' in record else ''
         print(f"[pipeline] {stage}: done ({summary}{record['wall_time_s']:.0f} s)",
               flush=True)
