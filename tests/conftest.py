@@ -99,3 +99,37 @@ def uda_options():
     """``uda_options(smoke_uda_data[, config])``: --cfg-options pointing a smoke UDA
     config (default: the CPSL one) at the generated data."""
     return _uda_options
+
+
+def _paired_batch(seed: int = 0, p_st=None, batch: int = 2, classes: int = 3,
+                  size: int = 64):
+    """A preprocessed paired batch as ``UDADataPreProcessor`` returns it: random
+    source images and labels, target weak and strong views, and P_ST (random softmax
+    maps unless ``p_st`` (B, C, H, W) is given)."""
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    g = torch.Generator().manual_seed(seed)
+    if p_st is None:
+        p_st = torch.rand(batch, classes, size, size, generator=g).softmax(1)
+    source, target = [], []
+    for i in range(batch):
+        s = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, classes, (1, size, size), generator=g)))
+        t = SegDataSample()
+        t.set_data(dict(soft_pseudo_label=PixelData(data=p_st[i])))
+        for sample in (s, t):
+            sample.set_metainfo(dict(img_shape=(size, size)))
+        source.append(s)
+        target.append(t)
+    inputs = {k: torch.randn(batch, 3, size, size, generator=g)
+              for k in ('source', 'target', 'target_strong')}
+    return inputs, dict(source=source, target=target)
+
+
+@pytest.fixture(scope='session')
+def paired_batch():
+    """``paired_batch(seed=0, p_st=None)``: a preprocessed paired batch (inputs dict,
+    data-samples dict) of 2 images of 64x64 and 3 classes."""
+    return _paired_batch

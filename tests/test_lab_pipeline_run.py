@@ -150,6 +150,12 @@ def test_offline_stages_rerun_from_their_config_files(finished, tmp_path, run_to
     again = state_dict(tmp_path / 'calibrated.pth')
     assert all(torch.equal(first[k], again[k]) for k in first)
 
+    run_tool(['python', 'tools/generate_pseudo_labels.py',
+              work / 'pseudo_labels' / 'config.py', work / 'calibration' / 'calibrated.pth',
+              '--out', tmp_path / 'p_st'])
+    first = {p.name: p.read_bytes() for p in (work / 'pseudo_labels').glob('*.npy')}
+    assert {p.name: p.read_bytes() for p in (tmp_path / 'p_st').glob('*.npy')} == first
+
     run_tool(['python', 'tools/compute_prototypes.py', work / 'prototypes' / 'config.py',
               '--out', tmp_path / 'again.pth'])
     first = torch.load(work / 'prototypes' / 'statistics.pth')

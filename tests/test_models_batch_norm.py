@@ -2,9 +2,7 @@
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from torch import nn
 
 import cpsl_mmseg  # noqa: F401
@@ -30,7 +28,7 @@ def test_frozen_layers_keep_statistics_but_train_their_weights():
     assert net[0].training and not net[1].training
 
 
-def cpsl_loss_after_train(repo_root, **overrides):
+def cpsl_loss_after_train(repo_root, paired_batch, **overrides):
     """A smoke CPSL model in train mode and one loss() on a random batch."""
     init_default_scope('mmseg')
     cfg = Config.fromfile(str(repo_root / CPSL_CFG))
@@ -42,32 +40,20 @@ def cpsl_loss_after_train(repo_root, **overrides):
     model.train()
     bn = [m for m in model.student.modules() if isinstance(m, nn.BatchNorm2d)]
     before = [m.running_mean.clone() for m in bn]
-    g = torch.Generator().manual_seed(0)
-    src, tgt = [], []
-    for _ in range(2):
-        s = SegDataSample(gt_sem_seg=PixelData(
-            data=torch.randint(0, 3, (1, 64, 64), generator=g)))
-        t = SegDataSample()
-        t.set_data(dict(soft_pseudo_label=PixelData(
-            data=torch.rand(3, 64, 64, generator=g).softmax(0))))
-        for sample in (s, t):
-            sample.set_metainfo(dict(img_shape=(64, 64)))
-        src.append(s)
-        tgt.append(t)
-    inputs = {k: torch.randn(2, 3, 64, 64, generator=g)
-              for k in ('source', 'target', 'target_strong')}
-    losses = model.loss(inputs, dict(source=src, target=tgt))
+    losses = model.loss(*paired_batch())
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     return bn, before
 
 
-def test_cpsl_freeze_norm_statistics_keeps_the_student_statistics(repo_root):
-    bn, before = cpsl_loss_after_train(repo_root, freeze_norm_statistics=True)
+def test_cpsl_freeze_norm_statistics_keeps_the_student_statistics(
+        repo_root, paired_batch):
+    bn, before = cpsl_loss_after_train(repo_root, paired_batch,
+                                       freeze_norm_statistics=True)
     assert bn and not any(m.training for m in bn)
     for m, b in zip(bn, before):
         torch.testing.assert_close(m.running_mean, b)
     assert bn[0].weight.grad is not None
 
-    bn, before = cpsl_loss_after_train(repo_root)
+    bn, before = cpsl_loss_after_train(repo_root, paired_batch)
     assert all(m.training for m in bn)
     assert any(not torch.equal(m.running_mean, b) for m, b in zip(bn, before))

@@ -28,7 +28,7 @@ SEGMENTOR = dict(
     train_cfg=dict(), test_cfg=dict(mode='whole'))
 OPTIM = dict(
     student=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1),
-                   paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)})),
+                 paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)})),
     discriminator=dict(type='OptimWrapper',
                        optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.99))))
 

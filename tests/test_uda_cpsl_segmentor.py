@@ -5,9 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import cpsl_mmseg  # noqa: F401
 
@@ -25,34 +23,12 @@ def build(repo_root, **overrides):
     return model
 
 
-def paired_batch(seed=0, p_st=None):
-    """A preprocessed paired batch: inputs dict and data-samples dict."""
-    g = torch.Generator().manual_seed(seed)
-    source_labels = torch.randint(0, C, (B, 1, H, W), generator=g)
-    if p_st is None:
-        p_st = torch.rand(B, C, H, W, generator=g).softmax(1)
-    src, tgt = [], []
-    for i in range(B):
-        s = SegDataSample(gt_sem_seg=PixelData(data=source_labels[i]))
-        s.set_metainfo(dict(img_shape=(H, W)))
-        src.append(s)
-        t = SegDataSample()
-        t.set_data(dict(soft_pseudo_label=PixelData(data=p_st[i])))
-        t.set_metainfo(dict(img_shape=(H, W)))
-        tgt.append(t)
-    inputs = dict(
-        source=torch.randn(B, 3, H, W, generator=g),
-        target=torch.randn(B, 3, H, W, generator=g),
-        target_strong=torch.randn(B, 3, H, W, generator=g))
-    return inputs, dict(source=src, target=tgt)
-
-
 def initialise(model):
     dim = model.teacher.decode_head.conv_seg.in_channels
     model.initialize_statistics(torch.randn(C, dim), torch.tensor([5., 3., 2.]))
 
 
-def test_one_loss_call_returns_every_named_term_finite(repo_root):
+def test_one_loss_call_returns_every_named_term_finite(repo_root, paired_batch):
     model = build(repo_root)
     initialise(model)
     model.train()
@@ -83,7 +59,7 @@ def test_teacher_is_frozen_in_eval_mode_and_follows_the_student(repo_root):
         torch.testing.assert_close(t, 0.999 * b + 0.001 * s)
 
 
-def test_without_self_labeling_labels_are_argmax_p_st(repo_root):
+def test_without_self_labeling_labels_are_argmax_p_st(repo_root, paired_batch):
     model = build(repo_root, use_self_labeling=False)
     assert not hasattr(model, 'self_labeling_head')
     inputs, samples = paired_batch()
@@ -149,7 +125,7 @@ def _student_target_inputs(model, inputs, samples):
     return seen[-1]  # the last student forward is the target one
 
 
-def test_without_augmentation_the_student_sees_the_weak_view(repo_root):
+def test_without_augmentation_the_student_sees_the_weak_view(repo_root, paired_batch):
     inputs, samples = paired_batch()
     plain = build(repo_root, use_strong_augmentation=False)
     initialise(plain)
@@ -164,7 +140,7 @@ def test_without_augmentation_the_student_sees_the_weak_view(repo_root):
         inputs['target_strong'])
 
 
-def test_cutmix_pastes_source_pixels(repo_root):
+def test_cutmix_pastes_source_pixels(repo_root, paired_batch):
     model = build(repo_root, cutmix_prob=1.0)
     initialise(model)
     model.train()
@@ -208,7 +184,7 @@ def test_head_without_classifier_is_named(repo_root):
         feature_dim(Headless())
 
 
-def test_frozen_warmup_model_supplies_p_st_online(repo_root, tmp_path):
+def test_frozen_warmup_model_supplies_p_st_online(repo_root, tmp_path, paired_batch):
     """pseudo_label_source='frozen_model': P_ST is the softmax of the warm-up
     checkpoint run on the weak view, and that model never changes."""
     warm = build(repo_root)

@@ -7,15 +7,13 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import cpsl_mmseg  # noqa: F401
 
 MEAN_TEACHER = 'configs/smoke/mean-teacher_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
 CPSL = 'configs/smoke/cpsl_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
-B, C, H, W = 2, 3, 64, 64
+C = 3
 
 
 def build(repo_root, config, **overrides):
@@ -27,25 +25,7 @@ def build(repo_root, config, **overrides):
     return model.train()
 
 
-def paired_batch(seed=0):
-    g = torch.Generator().manual_seed(seed)
-    src, tgt = [], []
-    for _ in range(B):
-        s = SegDataSample(gt_sem_seg=PixelData(
-            data=torch.randint(0, C, (1, H, W), generator=g)))
-        t = SegDataSample()
-        t.set_data(dict(soft_pseudo_label=PixelData(
-            data=torch.rand(C, H, W, generator=g).softmax(0))))
-        for sample in (s, t):
-            sample.set_metainfo(dict(img_shape=(H, W)))
-        src.append(s)
-        tgt.append(t)
-    inputs = {k: torch.randn(B, 3, H, W, generator=g)
-              for k in ('source', 'target', 'target_strong')}
-    return inputs, dict(source=src, target=tgt)
-
-
-def test_mean_teacher_trains_on_the_teacher_argmax(repo_root):
+def test_mean_teacher_trains_on_the_teacher_argmax(repo_root, paired_batch):
     model = build(repo_root, MEAN_TEACHER)
     assert type(model).__name__ == 'MeanTeacherSelfTraining'
     assert not hasattr(model, 'self_labeling_head')
@@ -66,7 +46,7 @@ def test_mean_teacher_trains_on_the_teacher_argmax(repo_root):
     torch.testing.assert_close(labels, p_st.argmax(1))
 
 
-def test_mean_teacher_refuses_a_second_step_without_the_ema_hook(repo_root):
+def test_mean_teacher_refuses_a_second_step_without_the_ema_hook(repo_root, paired_batch):
     model = build(repo_root, MEAN_TEACHER)
     model.loss(*paired_batch(0))
     with pytest.raises(RuntimeError, match=r"MeanTeacherHook.*custom_hooks"):
@@ -75,7 +55,7 @@ def test_mean_teacher_refuses_a_second_step_without_the_ema_hook(repo_root):
     model.loss(*paired_batch(1))
 
 
-def test_cpsl_refuses_to_train_without_its_statistics(repo_root):
+def test_cpsl_refuses_to_train_without_its_statistics(repo_root, paired_batch):
     model = build(repo_root, CPSL)
     with pytest.raises(RuntimeError, match=r"OnlineClusteringHook.*custom_hooks"):
         model.loss(*paired_batch())

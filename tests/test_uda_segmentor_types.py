@@ -8,9 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import cpsl_mmseg  # noqa: F401
 
@@ -50,25 +48,7 @@ def cpsl_config(segmentor: dict) -> Config:
     return cfg
 
 
-def paired_batch():
-    g = torch.Generator().manual_seed(0)
-    src, tgt = [], []
-    for _ in range(2):
-        s = SegDataSample(gt_sem_seg=PixelData(
-            data=torch.randint(0, 3, (1, 64, 64), generator=g)))
-        t = SegDataSample()
-        t.set_data(dict(soft_pseudo_label=PixelData(
-            data=torch.rand(3, 64, 64, generator=g).softmax(0))))
-        for sample in (s, t):
-            sample.set_metainfo(dict(img_shape=(64, 64)))
-        src.append(s)
-        tgt.append(t)
-    inputs = {k: torch.randn(2, 3, 64, 64, generator=g)
-              for k in ('source', 'target', 'target_strong')}
-    return inputs, dict(source=src, target=tgt)
-
-
-def one_cpsl_step(model_cfg: dict) -> dict:
+def one_cpsl_step(model_cfg: dict, paired_batch) -> dict:
     init_default_scope('mmseg')
     model = MODELS.build(model_cfg)
     model.init_weights()
@@ -82,8 +62,8 @@ def one_cpsl_step(model_cfg: dict) -> dict:
 
 
 @pytest.mark.parametrize('name', sorted(SEGMENTORS))
-def test_encoder_decoder_heads_train_under_cpsl(name):
-    losses = one_cpsl_step(cpsl_config(SEGMENTORS[name]).model)
+def test_encoder_decoder_heads_train_under_cpsl(name, paired_batch):
+    losses = one_cpsl_step(cpsl_config(SEGMENTORS[name]).model, paired_batch)
     assert {'tgt.loss_tgt', 'loss_sl', 'loss_reg'} <= set(losses)
     for key, value in losses.items():
         assert torch.isfinite(value).all(), key
@@ -91,10 +71,10 @@ def test_encoder_decoder_heads_train_under_cpsl(name):
         assert {'src.decode.loss_ce', 'src.aux.loss_ce'} <= set(losses)
 
 
-def test_cascade_decode_head_list_trains_under_cpsl():
+def test_cascade_decode_head_list_trains_under_cpsl(paired_batch):
     cfg = Config.fromfile(str(REPO / OCRNET))
     assert isinstance(cfg.model.segmentor.decode_head, list)
-    losses = one_cpsl_step(cfg.model)
+    losses = one_cpsl_step(cfg.model, paired_batch)
     assert {'src.decode_0.loss_ce', 'src.decode_1.loss_ce', 'loss_sl'} <= set(losses)
     init_default_scope('mmseg')
     model = MODELS.build(cfg.model)
