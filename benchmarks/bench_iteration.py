@@ -3,8 +3,8 @@
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_iteration.py [--iters 30] \
         [--config projects/cpsl_lab/configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py]
 
-CPSL comes from the config, the self-training baseline from its
-``uda_pipeline.self_training_config`` (``MeanTeacherSelfTraining``: EMA-teacher
+CPSL comes from the config, the self-training baseline from the config of its
+pipeline's ``self_training`` stage (``MeanTeacherSelfTraining``: EMA-teacher
 pseudo labels, no self-labeling head, bank or Sinkhorn); CPSL uses stored P_ST.
 One optimiser step = ``train_step`` on a preprocessed paired batch (random images
 and labels at the config's crop size, so data loading is excluded), plus the
@@ -37,11 +37,14 @@ VARIANTS = ('self_training', 'cpsl')
 def variant_config(cpsl_config: str, variant: str) -> Config:
     cfg = Config.fromfile(cpsl_config)
     if variant == 'self_training':
-        cfg = Config.fromfile(cfg.uda_pipeline.self_training_config)
+        cfg = Config.fromfile(next(stage['config'] for stage in cfg.uda_pipeline.stages
+                                   if stage['name'] == 'self_training'))
     return cfg
 
 
-def build(cfg: Config):
+def build(cfg: Config, device: str = 'cpu'):
+    """The model of ``cfg`` on ``device`` in train mode (CPSL: statistics set and the
+    memory bank full) and its optimiser wrapper."""
     model = MODELS.build(cfg.model)
     model.init_weights()
     if hasattr(model, 'initialize_statistics'):  # CPSL
@@ -52,15 +55,16 @@ def build(cfg: Config):
         bank = model.memory_bank
         bank.enqueue(torch.nn.functional.normalize(
             torch.randn(bank.length, dim), dim=1))
-    model.train()
+    model.to(device).train()
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     return model, optim
 
 
-def paired_batch(cfg: Config, num_classes: int, seed: int) -> dict:
-    """A paired batch as the dataloader yields it (uint8 images, packed samples)."""
+def paired_batch(cfg: Config, num_classes: int, seed: int, crop=None) -> dict:
+    """A paired batch as the dataloader yields it (uint8 images, packed samples) at
+    ``crop`` (height, width; default ``cfg.crop_size``)."""
     g = torch.Generator().manual_seed(seed)
-    height, width = cfg.crop_size
+    height, width = crop or cfg.crop_size
     batch = cfg.train_dataloader.batch_size
 
     def images():

@@ -1,10 +1,18 @@
 """Shared fixtures: the repository root and generated smoke data."""
+import copy
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from cpsl_mmseg.datasets.pseudo_label_io import pseudo_label_path, save_soft_pseudo_label
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -133,3 +141,158 @@ def paired_batch():
     """``paired_batch(seed=0, p_st=None)``: a preprocessed paired batch (inputs dict,
     data-samples dict) of 2 images of 64x64 and 3 classes."""
     return _paired_batch
+
+
+# ------------------------------------------------- paper configs at tiny size
+CHECKPOINT_KEYS = ('pretrained', 'warmup_checkpoint', 'teacher_checkpoint',
+                   'student_checkpoint')
+SHRINK = 8  # every image size and crop divided by this in the tiny paper runs
+
+
+def walk(node, visit):
+    """Call ``visit(dict)`` on every dict nested in ``node`` (lists included)."""
+    if isinstance(node, dict):
+        visit(node)
+        for value in list(node.values()):
+            walk(value, visit)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            walk(value, visit)
+
+
+def without_downloads(node) -> None:
+    """Drop every pretrained-weight and stage-checkpoint reference (no downloads)."""
+
+    def visit(d):
+        for key in CHECKPOINT_KEYS:
+            if key in d:
+                d[key] = None
+        init_cfg = d.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            d['init_cfg'] = None
+
+    walk(node, visit)
+
+
+# ------------------------------------------------------------- tiny datasets
+def _write(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), array)
+
+
+def _labels(rng, shape, num_classes):
+    labels = rng.integers(0, num_classes, size=shape).astype(np.uint8)
+    labels[rng.random(shape) < 0.1] = 255
+    return labels
+
+
+@pytest.fixture(scope='session')
+def paper_data(tmp_path_factory):
+    """GTA5, SYNTHIA (converted layouts) and Cityscapes trees, 1/8 of the real image
+    sizes, plus 19- and 16-class P_ST maps at stride 8 for the Cityscapes train images."""
+    root = tmp_path_factory.mktemp('paper_data')
+    rng = np.random.default_rng(0)
+    image = lambda h, w: rng.integers(0, 256, (h, w, 3), dtype=np.uint8)  # noqa: E731
+    for stem in ('00001', '00002'):
+        _write(root / 'gta5/images' / f'{stem}.png', image(132, 240))
+        _write(root / 'gta5/labels' / f'{stem}_labelTrainIds.png',
+               _labels(rng, (132, 240), 19))
+    (root / 'gta5/train.txt').write_text('00001\n00002\n')
+    for stem in ('0000000', '0000001'):
+        _write(root / 'synthia/RGB' / f'{stem}.png', image(95, 160))
+        _write(root / 'synthia/GT/LABELS' / f'{stem}_labelTrainIds.png',
+               _labels(rng, (95, 160), 16))
+    (root / 'synthia/train.txt').write_text('0000000\n0000001\n')
+    for split in ('train', 'val'):
+        for i in range(2):
+            stem = f'aachen_00000{i}_000019'
+            _write(root / f'cityscapes/leftImg8bit/{split}/aachen/{stem}_leftImg8bit.png',
+                   image(128, 256))
+            _write(root / f'cityscapes/gtFine/{split}/aachen/'
+                   f'{stem}_gtFine_labelTrainIds.png', _labels(rng, (128, 256), 19))
+    for num_classes in (19, 16):
+        for img in sorted((root / 'cityscapes/leftImg8bit/train').rglob('*.png')):
+            probs = torch.from_numpy(rng.random((num_classes, 16, 32))).softmax(0)
+            save_soft_pseudo_label(
+                pseudo_label_path(str(root / f'pst{num_classes}'), str(img)), probs)
+    return root
+
+
+def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
+    """The paper config at 1/8 resolution, ResNet-18 / MiT widths of 8, on ``data``,
+    for one iteration without validation or downloads."""
+    roots = {'data/gta5': 'gta5', 'data/synthia': 'synthia',
+             'data/cityscapes': 'cityscapes'}
+    tiny_model = {
+        'ResNet': dict(depth=18, base_channels=8, stem_channels=8),
+        'ResNetV1c': dict(depth=18, base_channels=8, stem_channels=8),
+        'DeepLabV2SEHead': dict(in_channels=64, channels=32, norm_cfg=dict(
+            type='GN', num_groups=8, requires_grad=True)),
+        'DepthwiseSeparableASPPHead': dict(in_channels=64, c1_in_channels=8,
+                                           channels=32, c1_channels=16),
+        'MixVisionTransformer': dict(embed_dims=8, num_layers=[1, 1, 1, 1]),
+        'SegformerHead': dict(in_channels=[8, 16, 40, 64], channels=16),
+        'OutputSpaceDiscriminator': dict(base_channels=4),
+    }
+
+    def small(size):
+        return tuple(int(round(s / SHRINK)) for s in size)
+
+    def visit(d):
+        if d.get('data_root') in roots:
+            d['data_root'] = str(data / roots[d['data_root']])
+        kind = d.get('type')
+        if kind == 'LoadSoftPseudoLabel':
+            d['pseudo_label_dir'] = str(data / f'pst{d["num_classes"]}')
+        elif kind in ('RandomResize', 'Resize'):
+            d['scale'] = small(d['scale'])
+        elif kind == 'RandomCrop':
+            d['crop_size'] = small(d['crop_size'])
+        elif kind in ('SegDataPreProcessor', 'UDADataPreProcessor') and d.get('size'):
+            d['size'] = small(d['size'])
+        elif kind in tiny_model:
+            d.update(tiny_model[kind])
+        elif kind == 'CPSL':
+            d.update(memory_bank_size=64, samples_per_image=8)
+        if 'num_workers' in d:
+            d.update(num_workers=0, persistent_workers=False)
+
+    cfg = copy.deepcopy(cfg)
+    without_downloads(cfg.model)
+    walk(cfg._cfg_dict, visit)
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_iters = 1
+    cfg.train_cfg.val_interval = 1000
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.update(interval=1000, save_best=None)
+    cfg.randomness = dict(seed=0)
+    return cfg
+
+
+def tiny_simclr_file(cfg: Config, path: Path) -> str:
+    """A student-initialisation file in torchvision names: the shrunk student backbone
+    plus an ``fc`` classifier (as a SimCLR/ImageNet ResNet file has)."""
+    backbone = MODELS.build(cfg.model.student.backbone)
+    state = dict(backbone.state_dict())
+    state['fc.weight'] = torch.zeros(10, 64)
+    state['fc.bias'] = torch.zeros(10)
+    torch.save(state, path)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def no_downloads():
+    """``no_downloads(cfg_node)``: drop pretrained-weight and stage-checkpoint keys."""
+    return without_downloads
+
+
+@pytest.fixture(scope='session')
+def shrink_paper_config():
+    """``shrink_paper_config(cfg, data, work_dir)``: a paper config at 1/8 size."""
+    return shrink
+
+
+@pytest.fixture(scope='session')
+def tiny_simclr():
+    """``tiny_simclr(cfg, path)``: a student-initialisation file for a tiny KD config."""
+    return tiny_simclr_file

@@ -101,6 +101,23 @@ def test_log_domain_path_computes_the_same_iterates():
     assert (scaled - logged).abs().max().item() < 1e-5
 
 
+@pytest.mark.parametrize('epsilon,shift,scaling_path', [(0.05, 0.0, True),
+                                                        (0.01, 1.5, False)])
+def test_mixed_precision_autocast_does_not_change_the_plan(epsilon, shift, scaling_path):
+    # Training with --amp runs the loss under autocast, which would otherwise move the
+    # kernel products to bf16/fp16 (1e-2 error on the scaling path here).
+    scores = cosine_scores(4096, 19, seed=6)
+    scores[:, 3] -= shift
+    prior = skewed_prior(19, seed=6)
+    _, trusted = sinkhorn_module._scaling_path(scores, prior / prior.sum(), epsilon, 3)
+    assert bool(trusted) == scaling_path
+    plain = distribution_aligned_sinkhorn(scores, prior, epsilon=epsilon)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mixed = distribution_aligned_sinkhorn(scores, prior, epsilon=epsilon)
+    assert mixed.dtype == torch.float32
+    assert torch.equal(plain, mixed)
+
+
 @pytest.mark.parametrize('shift', [1.5, 0.75])
 def test_fallback_when_a_class_underflows_matches_float64(shift):
     # epsilon = 0.01 and one class far below every other score. shift 1.5: exp(-150) and

@@ -41,4 +41,6 @@ def test_baseline_and_cpsl_share_network_data_schedule_and_toy_settings():
     assert [h.type for h in baseline.custom_hooks] == ['MeanTeacherHook']
     assert [h.type for h in cpsl.custom_hooks] == ['MeanTeacherHook',
                                                    'OnlineClusteringHook']
-    assert cpsl.uda_pipeline.self_training_config.endswith(MEAN_TEACHER.name)
+    baseline_stage = next(stage for stage in cpsl.uda_pipeline.stages
+                          if stage['name'] == 'self_training')
+    assert baseline_stage['config'].endswith(MEAN_TEACHER.name)

@@ -143,9 +143,10 @@ def test_offline_stages_rerun_from_their_config_files(finished, tmp_path, run_to
     work, _ = finished
     calibrate = (work / 'calibration' / 'calibrate_batch_norm.log').read_text()
     command = calibrate.splitlines()[0][2:].split()
-    assert command[2] == str(work / 'calibration' / 'config.py')
+    tool = next(i for i, part in enumerate(command) if part.endswith('.py'))
+    assert command[tool + 1] == str(work / 'calibration' / 'config.py')
     command[command.index('--out') + 1] = str(tmp_path / 'calibrated.pth')
-    run_tool(['python', *command[1:]])
+    run_tool(['python', *command[tool:]])
     first = state_dict(work / 'calibration' / 'calibrated.pth')
     again = state_dict(tmp_path / 'calibrated.pth')
     assert all(torch.equal(first[k], again[k]) for k in first)
@@ -189,17 +190,17 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
         "                dict(type='MeanTeacherHook')]\n")
     run = tmp_path / 'run'
     run.mkdir()
-    for stage in ('pseudo_labels', 'prototypes'):  # the inputs of the finished run
+    for stage in ('calibration', 'pseudo_labels', 'prototypes'):  # finished inputs
         (run / stage).symlink_to(work / stage)
     data_root = json.loads((work / 'data' / 'stage.json').read_text())['data_root']
     pipe = Pipeline(str(variant), str(run), data_root=data_root)
-    cfg = Config.fromfile(pipe.stage_config('cpsl', pipe.config, pipe.cpsl_settings(),
-                                            training=True))
+    settings = pipe.input_settings(pipe.specs['cpsl'], pipe.config)
+    cfg = Config.fromfile(pipe.stage_config('cpsl', pipe.config, settings, training=True))
     steps = cfg.train_dataloader.dataset.target.pipeline
     assert [s.type for s in steps][:3] == ['LoadImageFromFile', 'RandomGrayscale',
                                            'LoadSoftPseudoLabel']
-    assert steps[2].pseudo_label_dir == str(run / 'pseudo_labels')
-    assert cfg.custom_hooks[0].init_file == str(run / 'prototypes' / 'statistics.pth')
+    assert steps[2].pseudo_label_dir == str(work / 'pseudo_labels')
+    assert cfg.custom_hooks[0].init_file == str(work / 'prototypes' / 'statistics.pth')
     sample = DATASETS.build(cfg.train_dataloader.dataset)[0]['target']
     assert sample['data_samples'].soft_pseudo_label.data.shape[0] == 10
 
@@ -301,7 +302,7 @@ def test_adversarial_warmup_hands_its_segmentor_on(tiny_toy, tmp_path, run_tool)
                  ).read_text().splitlines()[0]
     assert 'warmup/segmentor.pth' in calibrate
     summary = json.loads((work / 'summary.json').read_text())
-    assert summary['warmup'] == 'adversarial'
+    assert summary['variants'] == {'warmup': 'adversarial'}
     assert '| adversarial warm-up |' in (work / 'summary.md').read_text()
 
 
@@ -311,3 +312,25 @@ def test_rerun_with_another_warmup_is_refused(finished, tiny_toy, run_tool):
     with pytest.raises(AssertionError, match='--redo warmup'):
         pipeline(run_tool, work, tiny_toy, '--warmup', 'adversarial')
     assert (work / 'warmup' / 'stage.json').read_bytes() == before
+
+
+def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, run_tool):
+    """--launcher slurm through a stand-in srun (tests/fake_slurm/srun) that starts the
+    tasks on this machine with SLURM's variables."""
+    log = tmp_path / 'srun.log'
+    env = dict(PATH=f'{Path(__file__).parent / "fake_slurm"}{os.pathsep}'
+                    f'{os.environ["PATH"]}', FAKE_SRUN_LOG=str(log))
+    work = tmp_path / 'slurm'
+    run_tool(['python', TOOL, CONFIG, '--work-dir', work, '--data-root', tiny_toy,
+              '--until', 'pseudo_labels', '--launcher', 'slurm', '--partition', 'debug',
+              '--gpus', '2', '--gpus-per-node', '2', '--cfg-options', *TINY],
+             env_extra=env, timeout=900)
+    steps = log.read_text().splitlines()
+    tools = {line.split(' :: ')[1].split()[2].rsplit('/', 1)[-1]: line for line in steps}
+    assert '--ntasks=2' in tools['train.py'] and '--launcher slurm' in tools['train.py']
+    assert '-p debug' in tools['train.py'] and '--gres=gpu:2' in tools['train.py']
+    assert '--ntasks=2' in tools['generate_pseudo_labels.py']
+    assert '--ntasks=1' in tools['calibrate_batch_norm.py']
+    train_log = (work / 'warmup' / 'train.log').read_text()
+    assert 'Distributed launcher: slurm' in train_log and 'GPU number: 2' in train_log
+    assert len(list((work / 'pseudo_labels').glob('*.npy'))) == 6

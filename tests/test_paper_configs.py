@@ -15,14 +15,12 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 import cpsl_mmseg  # noqa: F401  (registers every component)
-from cpsl_mmseg.datasets.pseudo_label_io import (pseudo_label_path,
-                                                 save_soft_pseudo_label)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / 'configs'
 ALL_CONFIGS = sorted(
     str(p.relative_to(REPO)) for p in CONFIGS.rglob('*.py')
-    if '_base_' not in p.parts)
+    if '_base_' not in p.parts and 'pipelines' not in p.parts)
 PAPER_DIRS = ('source_only', 'warmup', 'cpsl', 'distill')
 PAPER_CONFIGS = [
     c for c in ALL_CONFIGS if Path(c).relative_to('configs').parts[0] in PAPER_DIRS
@@ -38,40 +36,12 @@ ABLATIONS = {
     'wo-aug': {'model.use_strong_augmentation': False},
     'wo-mom': {'model.use_momentum': False},
 }
-CHECKPOINT_KEYS = ('pretrained', 'warmup_checkpoint', 'teacher_checkpoint',
-                   'student_checkpoint')
-SHRINK = 8  # every image size and crop divided by this in the training tests
 
 init_default_scope('mmseg')
 
 
 def load(config: str) -> Config:
     return Config.fromfile(str(REPO / config))
-
-
-def walk(node, visit):
-    """Call ``visit(dict)`` on every dict nested in ``node`` (lists included)."""
-    if isinstance(node, dict):
-        visit(node)
-        for value in list(node.values()):
-            walk(value, visit)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            walk(value, visit)
-
-
-def without_downloads(node) -> None:
-    """Drop every pretrained-weight and stage-checkpoint reference (no downloads)."""
-
-    def visit(d):
-        for key in CHECKPOINT_KEYS:
-            if key in d:
-                d[key] = None
-        init_cfg = d.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            d['init_cfg'] = None
-
-    walk(node, visit)
 
 
 def flatten(node, prefix=''):
@@ -118,11 +88,11 @@ def test_paper_config_set_is_complete():
 
 
 @pytest.mark.parametrize('config', ALL_CONFIGS)
-def test_config_builds(config, fast_init):
+def test_config_builds(config, fast_init, no_downloads):
     cfg = load(config)
     assert cfg.custom_imports['imports'] == ['cpsl_mmseg']
     model_cfg = copy.deepcopy(cfg.model)
-    without_downloads(model_cfg)
+    no_downloads(model_cfg)
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
 
@@ -238,101 +208,6 @@ def test_ablation_differs_in_exactly_its_switch(switch):
     assert changed == ABLATIONS[switch]
 
 
-# ------------------------------------------------------------- tiny datasets
-def _write(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), array)
-
-
-def _labels(rng, shape, num_classes):
-    labels = rng.integers(0, num_classes, size=shape).astype(np.uint8)
-    labels[rng.random(shape) < 0.1] = 255
-    return labels
-
-
-@pytest.fixture(scope='module')
-def paper_data(tmp_path_factory):
-    """GTA5, SYNTHIA (converted layouts) and Cityscapes trees, 1/8 of the real image
-    sizes, plus 19- and 16-class P_ST maps at stride 8 for the Cityscapes train images."""
-    root = tmp_path_factory.mktemp('paper_data')
-    rng = np.random.default_rng(0)
-    image = lambda h, w: rng.integers(0, 256, (h, w, 3), dtype=np.uint8)  # noqa: E731
-    for stem in ('00001', '00002'):
-        _write(root / 'gta5/images' / f'{stem}.png', image(132, 240))
-        _write(root / 'gta5/labels' / f'{stem}_labelTrainIds.png',
-               _labels(rng, (132, 240), 19))
-    (root / 'gta5/train.txt').write_text('00001\n00002\n')
-    for stem in ('0000000', '0000001'):
-        _write(root / 'synthia/RGB' / f'{stem}.png', image(95, 160))
-        _write(root / 'synthia/GT/LABELS' / f'{stem}_labelTrainIds.png',
-               _labels(rng, (95, 160), 16))
-    (root / 'synthia/train.txt').write_text('0000000\n0000001\n')
-    for split in ('train', 'val'):
-        for i in range(2):
-            stem = f'aachen_00000{i}_000019'
-            _write(root / f'cityscapes/leftImg8bit/{split}/aachen/{stem}_leftImg8bit.png',
-                   image(128, 256))
-            _write(root / f'cityscapes/gtFine/{split}/aachen/'
-                   f'{stem}_gtFine_labelTrainIds.png', _labels(rng, (128, 256), 19))
-    for num_classes in (19, 16):
-        for img in sorted((root / 'cityscapes/leftImg8bit/train').rglob('*.png')):
-            probs = torch.from_numpy(rng.random((num_classes, 16, 32))).softmax(0)
-            save_soft_pseudo_label(
-                pseudo_label_path(str(root / f'pst{num_classes}'), str(img)), probs)
-    return root
-
-
-def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
-    """The paper config at 1/8 resolution, ResNet-18 / MiT widths of 8, on ``data``,
-    for one iteration without validation or downloads."""
-    roots = {'data/gta5': 'gta5', 'data/synthia': 'synthia',
-             'data/cityscapes': 'cityscapes'}
-    tiny_model = {
-        'ResNet': dict(depth=18, base_channels=8, stem_channels=8),
-        'ResNetV1c': dict(depth=18, base_channels=8, stem_channels=8),
-        'DeepLabV2SEHead': dict(in_channels=64, channels=32, norm_cfg=dict(
-            type='GN', num_groups=8, requires_grad=True)),
-        'DepthwiseSeparableASPPHead': dict(in_channels=64, c1_in_channels=8,
-                                           channels=32, c1_channels=16),
-        'MixVisionTransformer': dict(embed_dims=8, num_layers=[1, 1, 1, 1]),
-        'SegformerHead': dict(in_channels=[8, 16, 40, 64], channels=16),
-        'OutputSpaceDiscriminator': dict(base_channels=4),
-    }
-
-    def small(size):
-        return tuple(int(round(s / SHRINK)) for s in size)
-
-    def visit(d):
-        if d.get('data_root') in roots:
-            d['data_root'] = str(data / roots[d['data_root']])
-        kind = d.get('type')
-        if kind == 'LoadSoftPseudoLabel':
-            d['pseudo_label_dir'] = str(data / f'pst{d["num_classes"]}')
-        elif kind in ('RandomResize', 'Resize'):
-            d['scale'] = small(d['scale'])
-        elif kind == 'RandomCrop':
-            d['crop_size'] = small(d['crop_size'])
-        elif kind in ('SegDataPreProcessor', 'UDADataPreProcessor') and d.get('size'):
-            d['size'] = small(d['size'])
-        elif kind in tiny_model:
-            d.update(tiny_model[kind])
-        elif kind == 'CPSL':
-            d.update(memory_bank_size=64, samples_per_image=8)
-        if 'num_workers' in d:
-            d.update(num_workers=0, persistent_workers=False)
-
-    cfg = copy.deepcopy(cfg)
-    without_downloads(cfg.model)
-    walk(cfg._cfg_dict, visit)
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.max_iters = 1
-    cfg.train_cfg.val_interval = 1000
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.update(interval=1000, save_best=None)
-    cfg.randomness = dict(seed=0)
-    return cfg
-
-
 def train_one_iteration(cfg: Config):
     """Train and return (runner, path of the final checkpoint)."""
     from mmengine.runner import Runner
@@ -357,17 +232,6 @@ def assert_finite_losses(runner, expected):
         assert np.isfinite(value), (key, value)
 
 
-def tiny_simclr_file(cfg: Config, path: Path) -> str:
-    """A student-initialisation file in torchvision names: the shrunk student backbone
-    plus an ``fc`` classifier (as a SimCLR/ImageNet ResNet file has)."""
-    backbone = MODELS.build(cfg.model.student.backbone)
-    state = dict(backbone.state_dict())
-    state['fc.weight'] = torch.zeros(10, 64)
-    state['fc.bias'] = torch.zeros(10)
-    torch.save(state, path)
-    return str(path)
-
-
 # ------------------------------------------------- one iteration per config
 CHAIN_STAGES = ('warmup/adaptseg', 'cpsl/cpsl_deeplabv2', 'distill/kd1', 'distill/kd2')
 SINGLE = [c for c in PAPER_CONFIGS
@@ -375,8 +239,8 @@ SINGLE = [c for c in PAPER_CONFIGS
 
 
 @pytest.mark.parametrize('config', SINGLE)
-def test_one_training_iteration(config, paper_data, tmp_path):
-    cfg = shrink(load(config), paper_data, tmp_path / 'work')
+def test_one_training_iteration(config, paper_data, tmp_path, shrink_paper_config):
+    cfg = shrink_paper_config(load(config), paper_data, tmp_path / 'work')
     runner, _ = train_one_iteration(cfg)
     expected = ['loss']
     if cfg.model.type == 'CPSL':
@@ -394,20 +258,23 @@ def _tool(name):
 
 
 @pytest.mark.parametrize('dataset', ['gta5', 'synthia'])
-def test_stage_chain_hands_checkpoints_on(dataset, paper_data, tmp_path):
+def test_stage_chain_hands_checkpoints_on(dataset, paper_data, tmp_path,
+                                          shrink_paper_config, tiny_simclr):
     """Adversarial warm-up -> extracted segmentor -> CPSL -> KD-1 -> KD-2, one
     iteration each, every stage starting from the file the previous one wrote; the
     last stage is evaluated on the (16-class for SYNTHIA) Cityscapes val split."""
     tail = f'{dataset}-to-cityscapes-896x512.py'
-    warm_cfg = shrink(load(f'configs/warmup/adaptseg_deeplabv2_r101_4xb1-40k_{tail}'),
-                      paper_data, tmp_path / 'warmup')
+
+    def tiny(config: str, stage: str) -> Config:
+        return shrink_paper_config(load(config), paper_data, tmp_path / stage)
+
+    warm_cfg = tiny(f'configs/warmup/adaptseg_deeplabv2_r101_4xb1-40k_{tail}', 'warmup')
     runner, warm_ckpt = train_one_iteration(warm_cfg)
     assert_finite_losses(runner, ['src.loss_ce', 'loss_adv', 'loss_d'])
     segmentor = _tool('extract_submodel').main(
         [str(warm_ckpt), str(tmp_path / 'segmentor.pth'), '--prefix', 'student.'])
 
-    cpsl_cfg = shrink(load(f'configs/cpsl/cpsl_deeplabv2_r101_4xb1-90k_{tail}'),
-                      paper_data, tmp_path / 'cpsl')
+    cpsl_cfg = tiny(f'configs/cpsl/cpsl_deeplabv2_r101_4xb1-90k_{tail}', 'cpsl')
     cpsl_cfg.model.warmup_checkpoint = segmentor
     runner, cpsl_ckpt = train_one_iteration(cpsl_cfg)
     assert_finite_losses(runner, ['src.decode.loss_ce', 'tgt.loss_tgt', 'loss_sl',
@@ -423,9 +290,8 @@ def test_stage_chain_hands_checkpoints_on(dataset, paper_data, tmp_path):
     student_file = None
     teacher = cpsl_ckpt
     for stage in ('kd1', 'kd2'):
-        cfg = shrink(load(f'configs/distill/{stage}_deeplabv2_r101_4xb1-40k_{tail}'),
-                     paper_data, tmp_path / stage)
-        student_file = student_file or tiny_simclr_file(cfg, tmp_path / 'simclr.pth')
+        cfg = tiny(f'configs/distill/{stage}_deeplabv2_r101_4xb1-40k_{tail}', stage)
+        student_file = student_file or tiny_simclr(cfg, tmp_path / 'simclr.pth')
         cfg.model.update(teacher_checkpoint=str(teacher),
                          student_checkpoint=student_file)
         runner, teacher = train_one_iteration(cfg)

@@ -135,9 +135,8 @@ def warmups(tmp_path, repo_root):
     return paths
 
 
-def generate(data, checkpoint, out, uda_options, *extra, env=None, expect_ok=True,
-             config=CPSL):
-    return run(['tools/generate_pseudo_labels.py', config, checkpoint, '--out', out,
+def generate(data, checkpoint, out, uda_options, *extra, env=None, expect_ok=True):
+    return run(['tools/generate_pseudo_labels.py', CPSL, checkpoint, '--out', out,
                 *extra, '--cfg-options', *uda_options(data)], env=env, expect_ok=expect_ok)
 
 
@@ -164,10 +163,7 @@ def test_p_st_of_another_checkpoint_is_refused_unless_overwritten(
 def test_killed_writer_restarts_cleanly_with_readable_maps(data, tmp_path, warmups,
                                                            uda_options):
     out = tmp_path / 'pst'
-    faulty = tmp_path / 'faulty.py'
-    faulty.write_text(f"_base_ = ['{REPO / CPSL}']\n"
-                      "custom_imports = dict(imports=['cpsl_mmseg', 'fault_injection'])\n")
-    proc = generate(data, warmups[0], out, uda_options, expect_ok=False, config=faulty,
+    proc = generate(data, warmups[0], out, uda_options, expect_ok=False,
                     env=dict(FAULT_KILL_IN_NPSAVE='4'))
     assert proc.returncode == -signal.SIGKILL
     assert len(list(out.glob('*.npy'))) == 3 and list(out.glob('*.tmp'))

@@ -18,12 +18,11 @@ writer are removed. Another checkpoint is refused unless ``--overwrite`` is give
 which removes the old maps first. Under torchrun each rank writes its own shard.
 """
 import argparse
-import os
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
-from mmengine.dist import barrier, get_dist_info, init_dist
+from mmengine.dist import barrier, get_dist_info
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
@@ -33,7 +32,7 @@ from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
                                                  pseudo_label_path,
                                                  save_soft_pseudo_label)
 from cpsl_mmseg.models.segmentors.uda_base import final_decode_head
-from cpsl_mmseg.utils.launch import finish_distributed
+from cpsl_mmseg.utils.launch import finish_distributed, start_distributed
 from cpsl_mmseg.utils.offline_inference import (build_target_images, build_warmup_network,
                                                 target_dataset_cfg)
 
@@ -69,12 +68,8 @@ def main() -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    if args.launcher != 'none':
-        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available()
-                  else 'gloo')
+    device = start_distributed(args.launcher, args.local_rank)
     rank, world_size = get_dist_info()
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
 
     out_dir = args.out or default_output_dir(target_dataset_cfg(cfg))
     dataset = build_target_images(cfg)

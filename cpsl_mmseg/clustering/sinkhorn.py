@@ -159,13 +159,17 @@ def distribution_aligned_sinkhorn(scores: Tensor,
 
     Returns:
         (N, C) fp32 assignments ``Q`` (Eq. 6 scaled by N): rows sum to 1, column sums
-        approach ``N * class_prior`` as ``num_iters`` grows.
+        approach ``N * class_prior`` as ``num_iters`` grows. Autocast (mixed
+        precision) is switched off inside, so the result does not depend on it.
     """
     prior = _check_inputs(scores, class_prior, epsilon, num_iters)
     if scores.shape[0] == 0:
         return torch.zeros(scores.shape, dtype=torch.float32, device=scores.device)
-    plan, trusted = _scaling_path(scores, prior, epsilon, num_iters)
-    if bool(trusted):
-        return plan
-    del plan
-    return _log_domain_path(scores, prior, epsilon, num_iters)
+    # Under mixed precision (--amp) autocast would run the products in fp16/bf16, where
+    # kernel entries far below the best class underflow: keep every step in fp32.
+    with torch.autocast(device_type=scores.device.type, enabled=False):
+        plan, trusted = _scaling_path(scores, prior, epsilon, num_iters)
+        if bool(trusted):
+            return plan
+        del plan
+        return _log_domain_path(scores, prior, epsilon, num_iters)

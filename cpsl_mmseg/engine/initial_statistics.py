@@ -40,14 +40,17 @@ def compute_initial_statistics(model, target_dataset, batch_size: int,
         max_batches: cap on this rank's batches (default: all its images).
 
     Returns:
-        (prototypes (C, D) float32, class_counts (C,) int64), summed over ranks.
+        (prototypes (C, D) float32, class_counts (C,) int64) on the CPU, summed over
+        ranks.
     """
     stream = full_image_dataset(target_dataset,
                                 with_soft_labels=model.pseudo_label_source == 'stored')
     rank, world_size = get_dist_info()
     indices = range(rank, len(stream), world_size)
+    # On the model's device: NCCL reduces CUDA tensors only.
     accumulator = PrototypeAccumulator(
-        model.num_classes, feature_dim(final_decode_head(model.teacher)))
+        model.num_classes, feature_dim(final_decode_head(model.teacher))).to(
+            next(model.parameters()).device)
     was_training = model.training
     model.eval()
     progress = ProgressBar(len(indices))
@@ -61,7 +64,7 @@ def compute_initial_statistics(model, target_dataset, batch_size: int,
     print()
     model.train(was_training)
     accumulator.all_reduce()
-    return accumulator.compute(), accumulator.counts
+    return accumulator.compute().cpu(), accumulator.counts.cpu()
 
 
 def save_statistics(path: str, prototypes: Tensor, class_counts: Tensor) -> None:

@@ -1,4 +1,5 @@
-"""Launch helpers used by ``tools/train.py`` and ``tools/test.py``."""
+"""Launch helpers of the tools (``tools/train.py``, ``tools/test.py`` and the offline
+inference tools)."""
 import logging
 import os
 import sys
@@ -6,6 +7,7 @@ import sys
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.dist import init_dist
 
 from ..compat import default_model_wrapper_cfg
 
@@ -31,6 +33,15 @@ def prepare_launch(cfg: Config) -> None:
         cfg.model_wrapper_cfg = wrapper
     elif wrapper.get('type') != 'CPUAwareDistributedDataParallel':
         wrapper.setdefault('device_ids', None)
+
+
+def start_distributed(launcher: str, local_rank: int = 0) -> str:
+    """Join the process group of ``launcher`` (``none``: stay one process) with NCCL
+    on CUDA machines and gloo on CPU ones; return the device this rank computes on."""
+    if launcher != 'none':
+        os.environ.setdefault('LOCAL_RANK', str(local_rank))
+        init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
 
 
 def finish_distributed() -> None:

@@ -101,10 +101,11 @@ class CrashSafeCheckpointHook(CheckpointHook):
     named by ``last_checkpoint``, or the new one.
 
     At a resume each rank gets its own BN statistics back, and its random states are
-    restored at the point the next iteration starts: after mmengine has replayed the data loader to the resumed
-    iteration (which reproduces the data workers' random draws), before the first
-    new batch is drawn. Validation during training saves and restores the random
-    states around itself, so where and how often it runs does not change training.
+    restored at the point the next iteration starts: after mmengine has replayed the
+    data loader to the resumed iteration (which reproduces the data workers' random
+    draws), before the first new batch is drawn. Validation during training saves and
+    restores the random states around itself, so where and how often it runs does not
+    change training.
     Checkpoints on other storage backends than local files are saved as mmengine
     does (no atomic rename).
     """

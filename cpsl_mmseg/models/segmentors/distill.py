@@ -17,7 +17,7 @@ initialisation file is missing, or when its tensor names or shapes do not match 
 receiving network exactly.
 """
 import copy
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, add_prefix
 from torch import Tensor
 
-from .uda_base import UDASegmentor, final_decode_head
+from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 
 def pixel_kl_divergence(student_logits: Tensor, teacher_logits: Tensor,
@@ -151,25 +151,33 @@ class CPSLDistill(UDASegmentor):
                 'model.student.backbone.init_cfg): keep exactly one')
 
     # ------------------------------------------------------------ set-up
-    def init_weights(self) -> None:
-        """Student backbone from ``student_checkpoint``, teacher from
-        ``teacher_checkpoint``; both strictly checked (see the module docstring)."""
-        super().init_weights()
+    def stage_inputs(self) -> List[StageInput]:
+        """The previous stage's checkpoint (teacher) and, when set, the student
+        backbone's initialisation.
+
+        Raises:
+            ValueError: naming ``model.teacher_checkpoint`` when it is not set.
+        """
         if not self.teacher_checkpoint:
             raise ValueError(
                 'model.teacher_checkpoint is not set: a distillation stage needs '
                 "the previous stage's checkpoint (CPSL for KD-1, KD-1 for KD-2)")
+        inputs = [StageInput(self.teacher, self.teacher_checkpoint,
+                             'model.teacher_checkpoint', self.teacher_checkpoint_prefix)]
         if self.student_checkpoint:
-            self.load_stage_checkpoint(
-                self.student.backbone, self.student_checkpoint,
-                'model.student_checkpoint', self.student_checkpoint_prefix,
-                self.student_checkpoint_ignore)
-        else:
+            inputs.insert(0, StageInput(
+                self.student.backbone, self.student_checkpoint, 'model.student_checkpoint',
+                self.student_checkpoint_prefix, self.student_checkpoint_ignore))
+        return inputs
+
+    def init_weights(self) -> None:
+        """Student backbone from ``student_checkpoint``, teacher from
+        ``teacher_checkpoint``; both strictly checked (see the module docstring)."""
+        super().init_weights()
+        if not self.student_checkpoint:
             print_log('model.student_checkpoint is not set: the student keeps the '
                       'initialisation of its own config', logger='current')
-        self.load_stage_checkpoint(self.teacher, self.teacher_checkpoint,
-                                   'model.teacher_checkpoint',
-                                   self.teacher_checkpoint_prefix)
+        self.load_stage_inputs()
 
     def train(self, mode: bool = True) -> 'CPSLDistill':
         super().train(mode)

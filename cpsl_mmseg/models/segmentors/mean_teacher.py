@@ -18,7 +18,7 @@ between is an error naming ``custom_hooks``, since a teacher that never moves wo
 silently turn self-training into distillation from the warm-up.
 """
 import copy
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,7 @@ from ..utils.batch_norm import freeze_batch_norm
 from ..utils.cutmix import paste, random_box_masks
 from ..utils.ema import check_momentum, momentum_update_
 from ..utils.feature_capture import capture_pre_classifier_feature
-from .uda_base import UDASegmentor, final_decode_head
+from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
 
@@ -127,13 +127,17 @@ class MeanTeacherSelfTraining(UDASegmentor):
         self._steps_since_teacher_update = 0
 
     # ------------------------------------------------------------ set-up
+    def stage_inputs(self) -> List[StageInput]:
+        """The warm-up network, when ``warmup_checkpoint`` is set."""
+        if not self.warmup_checkpoint:
+            return []
+        return [StageInput(self.student, self.warmup_checkpoint, 'model.warmup_checkpoint')]
+
     def init_weights(self) -> None:
         """Initialise the student (its init_cfg, then ``warmup_checkpoint``) and copy
         it into the teacher and the frozen warm-up model."""
         super().init_weights()
-        if self.warmup_checkpoint:
-            self.load_stage_checkpoint(self.student, self.warmup_checkpoint,
-                                       'model.warmup_checkpoint')
+        self.load_stage_inputs()
         self.teacher.load_state_dict(self.student.state_dict())
         if self.frozen_model is not None:
             self.frozen_model.load_state_dict(self.student.state_dict())

@@ -21,7 +21,7 @@ Subclasses: :class:`~.mean_teacher.MeanTeacherSelfTraining` (and
 :class:`~.distill.CPSLDistill`.
 """
 import copy
-from typing import List, Sequence
+from typing import List, NamedTuple, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -32,12 +32,23 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList
 from torch import Tensor, nn
 
 from ..data_preprocessor import uda_preprocessor_cfg
-from ..utils.stage_checkpoint import LoadReport, file_digest, load_checked
+from ..utils.stage_checkpoint import LoadReport, check_fits, file_digest, load_checked
 
 
 def bare(module: nn.Module) -> nn.Module:
     """The module inside a DDP wrapper (or the module itself)."""
     return module.module if is_model_wrapper(module) else module
+
+
+class StageInput(NamedTuple):
+    """A file an earlier stage wrote and this model starts from: which part of the
+    model receives it, the config key that names it, and the part of the file."""
+
+    module: nn.Module
+    path: str
+    config_key: str
+    prefix: str = ''
+    ignore: Sequence[str] = ()
 
 
 def final_decode_head(segmentor: nn.Module) -> nn.Module:
@@ -74,6 +85,25 @@ class UDASegmentor(BaseSegmentor):
         self.align_corners = head.align_corners
 
     # ------------------------------------------------------------- hand-off
+    def stage_inputs(self) -> List[StageInput]:
+        """The files this model starts from (none here; subclasses list theirs)."""
+        return []
+
+    def check_stage_inputs(self) -> None:
+        """Every stage input exists and fits its module by tensor name and shape,
+        without loading anything (a pipeline checks this before it starts a stage).
+
+        Raises:
+            FileNotFoundError / ValueError: naming the config key and the file.
+        """
+        for item in self.stage_inputs():
+            check_fits(item.module, item.path, item.config_key, item.prefix, item.ignore)
+
+    def load_stage_inputs(self) -> None:
+        """Load every stage input (in ``init_weights``)."""
+        for item in self.stage_inputs():
+            self.load_stage_checkpoint(*item)
+
     @staticmethod
     def load_stage_checkpoint(module: nn.Module, path: str, config_key: str,
                               prefix: str = '',

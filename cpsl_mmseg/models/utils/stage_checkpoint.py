@@ -152,26 +152,34 @@ def compare_state_dict(model_state: StateDict, source: StateDict, path: str,
     return report
 
 
-def load_checked(module: nn.Module, path: str, config_key: str, prefix: str = '',
-                 ignore: Sequence[str] = ()) -> LoadReport:
-    """Load the ``prefix`` part of the file at ``path`` into ``module``, all or nothing.
+def check_fits(module: nn.Module, path: str, config_key: str, prefix: str = '',
+               ignore: Sequence[str] = ()) -> Tuple[LoadReport, StateDict]:
+    """Compare the ``prefix`` part of the file at ``path`` with ``module`` without
+    loading it; returns the report and the selected tensors.
 
     Raises:
         FileNotFoundError / ValueError: see :func:`read_state_dict`, :func:`select_prefix`.
         ValueError: with :meth:`LoadReport.summary` when any tensor of the module is
             missing from the file, any (non-ignored) tensor of the file has no place
-            in the module, or a shape differs; nothing is loaded then.
+            in the module, or a shape differs.
     """
     source = select_prefix(read_state_dict(path, config_key), prefix, path,
                            config_key)
-    model_state = module.state_dict()
-    report = compare_state_dict(model_state, source, path, ignore)
+    report = compare_state_dict(module.state_dict(), source, path, ignore)
     if not report.ok:
         raise ValueError(
             f'{config_key} does not fit {type(module).__name__} (prefix '
             f'{prefix!r}); refusing to start. {report.summary()}')
+    return report, source
+
+
+def load_checked(module: nn.Module, path: str, config_key: str, prefix: str = '',
+                 ignore: Sequence[str] = ()) -> LoadReport:
+    """Load the ``prefix`` part of the file at ``path`` into ``module``, all or nothing
+    (:func:`check_fits` first: on any difference nothing is loaded)."""
+    report, source = check_fits(module, path, config_key, prefix, ignore)
     with torch.no_grad():
-        for key, target in model_state.items():
+        for key, target in module.state_dict().items():
             if key in source:
                 target.copy_(source[key])
     return report

@@ -3,7 +3,8 @@
     python projects/cpsl_lab/tools/run_ablations.py CONFIG --work-dir DIR
         [--seeds 0 1 2] [--data-root DIR] [--only w/o-SL ...]
 
-For every seed this first runs (or reuses) the whole ``run_pipeline.py`` pipeline in ``DIR/seed<S>`` — warm-up, P_ST, prototypes, self-training, CPSL — then
+For every seed this first runs (or reuses) the whole ``run_pipeline.py`` pipeline in
+``DIR/seed<S>`` — warm-up, P_ST, prototypes, self-training, CPSL — then
 trains one CPSL variant per Table 3 row from the same warm-up, P_ST and prototypes,
 with exactly one switch changed (stage ``ablation_<row>`` of that seed's directory,
 its ``config.py`` the CPSL stage's plus the switch; complete stages are skipped on
@@ -15,10 +16,10 @@ import argparse
 import json
 import os.path as osp
 import statistics
+from dataclasses import replace
 from typing import Any, Dict, List
 
-from cpsl_lab.pipeline import Pipeline
-from cpsl_lab.pipeline.stage_config import deep_merge, nested
+from cpsl_lab.pipeline import Launcher, Pipeline
 from mmengine.config import DictAction
 
 # Table 3 rows: the config switches that turn each component off.
@@ -44,15 +45,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--only', nargs='+', choices=list(ABLATIONS),
                         help='run only these rows')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    parser.add_argument('--launcher', default='none', choices=('none', 'pytorch', 'slurm'))
+    parser.add_argument('--gpus', type=int, default=1)
     return parser.parse_args()
 
 
 def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
     seed_dir = osp.join(args.work_dir, f'seed{seed}')
-    pipe = Pipeline(args.config, seed_dir, seed=seed, warmup=args.warmup,
-                    data_root=args.data_root, cfg_options=args.cfg_options,
+    launcher = Launcher(args.launcher, args.gpus)
+    pipe = Pipeline(args.config, seed_dir, seed=seed, data_root=args.data_root,
+                    variants=dict(warmup='adversarial') if args.warmup == 'adversarial'
+                    else {}, cfg_options=args.cfg_options, launcher=launcher,
                     # keep an oracle that is there in the re-written summary
-                    oracle=osp.isfile(osp.join(seed_dir, 'oracle', 'stage.json')))
+                    optional=['oracle'] if osp.isfile(
+                        osp.join(seed_dir, 'oracle', 'stage.json')) else [])
     records = pipe.execute()
     results = {'CPSL': records['cpsl']['mIoU'],
                'self-training': records['self_training']['mIoU'],
@@ -61,11 +67,9 @@ def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
         results['source-only + target BN'] = records['calibration']['mIoU']
     for row in rows:
         stage = 'ablation_' + row.replace('/', '').replace('-', '_')
-        settings = pipe.cpsl_settings()
-        for key, value in ABLATIONS[row].items():
-            settings = deep_merge(settings, nested(key, value))
-        record = pipe.run_stage(stage, lambda: pipe.train_and_test(
-            stage, pipe.config, settings))
+        spec = replace(pipe.specs['cpsl'], name=stage, label=row, options=ABLATIONS[row])
+        pipe.specs[stage] = spec
+        record = pipe.run_stage(spec)
         print(f'[ablations] seed {seed} {row}: mIoU {record["mIoU"]:.2f}')
         results[row] = record['mIoU']
     return results

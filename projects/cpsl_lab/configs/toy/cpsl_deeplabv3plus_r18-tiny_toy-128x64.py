@@ -21,19 +21,32 @@ model.update(
 optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
 custom_hooks = _base_.cpsl_hooks
 randomness = dict(seed=0)
-# The stages of projects/cpsl_lab/tools/run_pipeline.py around this config (paths
-# relative to the repository root).
-uda_pipeline = dict(
-    prepare_data='projects/cpsl_lab/tools/prepare_toy_data.py',
-    warmup_config='projects/cpsl_lab/configs/toy/'
-    'deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
-    # --warmup adversarial: the paper's warm-up
-    adversarial_warmup_config='projects/cpsl_lab/configs/toy/'
-    'adaptseg_deeplabv3plus_r18-tiny_toy-128x64.py',
-    calibrate_batch_norm=True,
+# The pipeline around this config (projects/cpsl_lab/tools/run_pipeline.py, the README
+# main job); configs are relative to the repository, no config = this file.
+toy_configs = 'projects/cpsl_lab/configs/toy/'
+uda_pipeline = dict(stages=[
+    dict(name='data', kind='toy_data',
+         prepare='projects/cpsl_lab/tools/prepare_toy_data.py'),
+    dict(name='warmup', kind='train', label='source-only', evaluate=True,
+         config=toy_configs + 'deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
+         # --warmup adversarial: the paper's output-space adversarial warm-up
+         variants=dict(adversarial=dict(
+             label='adversarial warm-up', extract='student.',
+             config=toy_configs + 'adaptseg_deeplabv3plus_r18-tiny_toy-128x64.py'))),
+    # the warm-up's BN statistics re-estimated on the target training images
+    dict(name='calibration', kind='bn_calibration', network='warmup', evaluate=True,
+         config=toy_configs + 'deeplabv3plus_r18-tiny_source-only_toy-128x64.py'),
+    dict(name='pseudo_labels', kind='pseudo_labels', network='calibration'),
+    dict(name='prototypes', kind='prototypes', network='calibration',
+         pseudo_labels='pseudo_labels'),
     # the baseline, by type: MeanTeacherSelfTraining on the same schedule
-    self_training_config='projects/cpsl_lab/configs/toy/'
-    'mean-teacher_deeplabv3plus_r18-tiny_toy-128x64.py',
-    oracle_config='projects/cpsl_lab/configs/toy/'
-    'deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py',
-)
+    dict(name='self_training', kind='train', label='self-training', evaluate=True,
+         network='calibration',
+         config=toy_configs + 'mean-teacher_deeplabv3plus_r18-tiny_toy-128x64.py'),
+    dict(name='cpsl', kind='train', label='CPSL', evaluate=True, network='calibration',
+         pseudo_labels='pseudo_labels', statistics='prototypes'),
+    dict(name='oracle', kind='train', label='target oracle', evaluate=True,
+         optional=True,
+         config=toy_configs + 'deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py'),
+    dict(name='analysis', kind='analysis', runs=('self_training', 'cpsl')),
+])

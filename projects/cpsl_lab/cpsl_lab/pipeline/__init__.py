@@ -1,7 +1,8 @@
-"""The stage pipeline: warm-up -> (BN calibration) -> P_ST -> prototypes ->
-self-training baseline and CPSL (-> oracle) -> analysis, each stage a tool run from
-a config file of its own (:mod:`.stage_config`), resumable stage by stage
-(:mod:`.runner`), summarised in tables and figures (:mod:`.summary`)."""
+"""The stage pipeline: the stages a config declares (:mod:`.spec`), each a tool run
+from a config file of its own (:mod:`.stage_config`), on one process, N processes or a
+SLURM cluster (:mod:`.launch`), resumable stage by stage (:mod:`.records`,
+:mod:`.runner`, :mod:`.stages`), summarised in tables and figures (:mod:`.summary`)."""
+from .launch import Launcher
 from .runner import Pipeline
 
-__all__ = ['Pipeline']
+__all__ = ['Launcher', 'Pipeline']
