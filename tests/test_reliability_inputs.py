@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 
+from cpsl_mmseg.datasets.pseudo_label_io import LOG_DTYPE
+
 REPO = Path(__file__).resolve().parents[1]
 CPSL = 'configs/smoke/cpsl_fcn_r18-tiny_2xb2-20it_smoke-64x64.py'
 
@@ -173,4 +175,4 @@ def test_killed_writer_restarts_cleanly_with_readable_maps(data, tmp_path, warmu
     os.umask(umask)
     for path in out.glob('*.npy'):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
-        assert np.load(path).dtype == np.uint8
+        assert np.load(path).dtype == LOG_DTYPE

@@ -1,4 +1,5 @@
-"""P_ST follows every geometric transform of its image, pixel for pixel."""
+"""P_ST follows every geometric transform of its image, pixel for pixel; its storage
+keeps small probabilities (log-domain codes) and reads the first format."""
 import cv2
 import numpy as np
 import pytest
@@ -7,7 +8,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import TRANSFORMS
 
 import cpsl_mmseg  # noqa: F401
-from cpsl_mmseg.datasets.pseudo_label_io import (load_soft_pseudo_label,
+from cpsl_mmseg.clustering.rectification import rectify_pseudo_labels
+from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
+                                                 load_soft_pseudo_label,
                                                  pseudo_label_path,
                                                  save_soft_pseudo_label)
 
@@ -122,11 +125,40 @@ def test_missing_pseudo_label_names_the_file(tmp_path):
 
 
 def test_quantised_storage_is_compact_and_close(tmp_path):
-    probs = torch.rand(19, 16, 32).softmax(0)
+    probs = torch.rand(19, 16, 32).mul(8).softmax(0)  # values from ~1e-4 to ~1
     path = str(tmp_path / 'x.npy')
     save_soft_pseudo_label(path, probs)
     assert np.load(path).nbytes == 19 * 16 * 32  # one byte per class and pixel
     restored = torch.from_numpy(load_soft_pseudo_label(path, 19))
-    assert (restored - probs).abs().max() < 0.02
+    ratio = restored / probs  # 2.8 % per value, renormalisation adds at most as much
+    assert ratio.min() > 0.94 and ratio.max() < 1.06
     with pytest.raises(ValueError, match='x.npy has 19 classes, expected 7'):
         load_soft_pseudo_label(path, 7)
+
+
+def test_small_probabilities_survive_and_win_eq1(tmp_path):
+    """A class the warm-up gave 1e-3 (the first format stored it as 0) reads back
+    within a few % and wins Eq. 1 when P_SL favours it strongly enough."""
+    probs = torch.tensor([0.969, 0.03, 1e-3, 1e-6, 0.0])[:, None, None].expand(5, 2, 2)
+    path = str(tmp_path / 'small.npy')
+    save_soft_pseudo_label(path, probs)
+    restored = torch.from_numpy(load_soft_pseudo_label(path, 5))
+    assert abs(restored[2, 0, 0] / 1e-3 - 1) < 0.06
+    assert abs(restored[3, 0, 0] / 1e-6 - 1) < 0.06
+    assert restored[4].eq(0).all()
+    p_sl = torch.tensor([1e-4, 1e-4, 0.9997, 1e-4, 0.0])[:, None, None].expand(5, 2, 2)
+    labels = rectify_pseudo_labels(p_sl[None], restored[None])
+    assert labels.eq(2).all()
+
+
+def test_first_format_files_are_read_and_others_refused(tmp_path):
+    probs = torch.rand(4, 3, 5).softmax(0)
+    first = tmp_path / 'first.npy'
+    np.save(first, (probs * 255).round().to(torch.uint8).numpy())  # the first format
+    restored = torch.from_numpy(load_soft_pseudo_label(str(first), 4))
+    assert (restored - probs).abs().max() < 0.01
+    other = tmp_path / 'float.npy'
+    np.save(other, probs.numpy())
+    with pytest.raises(ValueError, match='float.npy must be a'):
+        load_soft_pseudo_label(str(other), 4)
+    assert not is_valid_soft_pseudo_label(str(other), 4)
