@@ -44,6 +44,33 @@ def test_one_loss_call_returns_every_named_term_finite(repo_root, paired_batch):
     assert model.last_class_distribution.shape == (B, C)
 
 
+def test_bank_rows_keep_their_rectified_labels(repo_root, paired_batch):
+    """The bank's make-up (logged by OnlineClusteringHook) is that of the rectified
+    labels at the sampled pixels: class-balanced sampling (Eq. 9) gives every class
+    present in Y^ a floor(M * delta_c) or larger share of the rows."""
+    model = build(repo_root)
+    initialise(model)
+    model.train()
+    captured = {}
+    sample = model.sample_features
+
+    def spy(features, labels):
+        captured['labels'] = labels.clone()
+        return sample(features, labels)
+
+    model.sample_features = spy
+    model.loss(*paired_batch())
+    shares = model.bank_class_shares()
+    assert shares.shape == (C, ) and abs(float(shares.sum()) - 1) < 1e-9
+    stored = model.memory_bank.valid_labels()
+    assert torch.equal(torch.bincount(stored, minlength=C).double() / stored.numel(),
+                       shares)
+    present = torch.unique(captured['labels'])
+    present = present[present != 255]
+    assert set(torch.unique(stored).tolist()) <= set(present.tolist())
+    assert len(torch.unique(stored)) >= 2
+
+
 def test_teacher_is_frozen_in_eval_mode_and_follows_the_student(repo_root):
     model = build(repo_root)
     model.train()

@@ -9,7 +9,7 @@ CONFIGS = [
     'configs/smoke/cpsl_segformer-tiny_2xb2-20it_smoke-64x64.py',
 ]
 LOGGED = ('src.decode.loss_ce', 'tgt.loss_tgt', 'loss_sl', 'loss_reg',
-          'prior_drift', 'bank_fill')
+          'prior_drift', 'bank_fill', 'bank_classes')
 
 
 def scalars(work_dir):
@@ -26,8 +26,11 @@ def test_cpsl_trains_with_every_term_logged(config, tmp_path, smoke_uda_data,
         'python', 'tools/train.py', config, '--work-dir', work,
         '--cfg-options', *uda_options(smoke_uda_data),
         'train_cfg.max_iters=6', 'train_cfg.val_interval=6',
-        'default_hooks.logger.interval=2'
+        'default_hooks.logger.interval=2', 'custom_hooks.1.bank_log_interval=3'
     ])
+    log = next(work.glob('*/*.log')).read_text()
+    make_up = [line for line in log.splitlines() if 'memory bank make-up' in line]
+    assert len(make_up) == 2 and 'at iter 3:' in make_up[0] and 'at iter 6:' in make_up[1]
     records = [r for r in scalars(work) if 'loss' in r]
     assert records, 'no training records logged'
     for key in LOGGED:

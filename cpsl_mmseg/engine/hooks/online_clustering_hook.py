@@ -23,7 +23,10 @@ class OnlineClusteringHook(Hook):
       (:mod:`cpsl_mmseg.engine.initial_statistics`).
     * ``after_train_iter``: the class-prior update of Eq. 11; logs the prior's drift
       (total variation distance from its value when this run started, i.e. after a
-      resume from the restored prior) and the memory bank's fill.
+      resume from the restored prior), the memory bank's fill and how many classes
+      hold rows in it, and every ``bank_log_interval`` iterations the bank's class
+      make-up (share of its rows per rectified label, the classes the Sinkhorn step
+      of Eq. 6 clusters).
 
     The EMA of the teacher and of the momentum head is ``MeanTeacherHook``'s job; a
     CPSL config lists both hooks (``configs/_base_/uda/cpsl.py``: ``cpsl_hooks``).
@@ -33,15 +36,21 @@ class OnlineClusteringHook(Hook):
             ``class_counts`` (C,).
         max_init_batches: cap on the batches of the initialisation pass (default:
             every target image).
+        bank_log_interval: iterations between two logs of the bank's make-up.
     """
 
     priority = 'NORMAL'
 
     def __init__(self,
                  init_file: Optional[str] = None,
-                 max_init_batches: Optional[int] = None) -> None:
+                 max_init_batches: Optional[int] = None,
+                 bank_log_interval: int = 50) -> None:
+        if bank_log_interval < 1:
+            raise ValueError('OnlineClusteringHook: bank_log_interval must be >= 1, got '
+                             f'{bank_log_interval}')
         self.init_file = init_file
         self.max_init_batches = max_init_batches
+        self.bank_log_interval = bank_log_interval
         self._initial_prior: Optional[torch.Tensor] = None
 
     def before_train(self, runner) -> None:
@@ -75,3 +84,15 @@ class OnlineClusteringHook(Hook):
         if model.use_self_labeling:
             runner.message_hub.update_scalar('train/bank_fill',
                                              float(model.memory_bank.num_filled))
+            shares = model.bank_class_shares()
+            runner.message_hub.update_scalar('train/bank_classes', int((shares > 0).sum()))
+            if self.every_n_train_iters(runner, self.bank_log_interval):
+                self.log_bank_make_up(runner, shares)
+
+    @staticmethod
+    def log_bank_make_up(runner, shares: torch.Tensor) -> None:
+        names = runner.train_dataloader.dataset.metainfo.get('classes') or [
+            str(c) for c in range(len(shares))]
+        listed = ', '.join(f'{name} {share:.4f}' for name, share in zip(names, shares))
+        print_log(f'memory bank make-up (share of rows per rectified label) at iter '
+                  f'{runner.iter + 1}: {listed}', logger='current')

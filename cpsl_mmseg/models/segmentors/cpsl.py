@@ -114,7 +114,9 @@ class CPSL(MeanTeacherSelfTraining):
             if not use_momentum:
                 head_cfg['momentum'] = 1.0  # w/o Mom: f'_SL copies f_SL
             self.self_labeling_head = MODELS.build(head_cfg)
-            self.memory_bank = PixelMemoryBank(memory_bank_size, head_cfg['feat_dim'])
+            # each row keeps its rectified label too: the bank's class make-up is logged
+            self.memory_bank = PixelMemoryBank(memory_bank_size, head_cfg['feat_dim'],
+                                               store_labels=True)
             self.loss_self_labeling = MODELS.build(loss_self_labeling)
         self.class_prior = ClassPrior(self.num_classes, **class_prior)
         self.samples_per_image = samples_per_image
@@ -182,10 +184,11 @@ class CPSL(MeanTeacherSelfTraining):
             labels, self.num_classes, self.ignore_index)
         if not self.use_self_labeling:
             return {}
-        return self.self_labeling_loss(self.sample_features(teacher.features, labels))
+        return self.self_labeling_loss(*self.sample_features(teacher.features, labels))
 
-    def sample_features(self, features: Tensor, labels: Tensor) -> Tensor:
-        """Draw M pixel features per image (Eq. 8-9): (n, D) with n <= B * M."""
+    def sample_features(self, features: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """Draw M pixel features per image (Eq. 8-9): (n, D) features and their (n,)
+        rectified labels, n <= B * M."""
         dim = features.shape[1]
         small = F.interpolate(
             labels[:, None].float(), size=features.shape[-2:], mode='nearest')[:, 0].long()
@@ -194,10 +197,12 @@ class CPSL(MeanTeacherSelfTraining):
             ignore_index=self.ignore_index)
         flat = features.flatten(2).transpose(1, 2)  # (B, h*w, D)
         picked = torch.gather(flat, 1, indices[..., None].expand(-1, -1, dim))
-        return picked[valid]
+        picked_labels = torch.gather(small.flatten(1), 1, indices)
+        return picked[valid], picked_labels[valid]
 
-    def self_labeling_loss(self, samples: Tensor) -> Dict[str, Tensor]:
-        """Sinkhorn on [samples; bank] (Eq. 6, 12), L_SL on the samples (Eq. 5)."""
+    def self_labeling_loss(self, samples: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """Sinkhorn on [samples; bank] (Eq. 6, 12), L_SL on the samples (Eq. 5); the
+        samples and their rectified ``labels`` then enter the bank."""
         bank = self.memory_bank.valid_features().to(samples)
         with torch.no_grad():
             scores = self.self_labeling_head.cosine_scores(torch.cat([samples, bank]))
@@ -206,8 +211,16 @@ class CPSL(MeanTeacherSelfTraining):
                 **self.sinkhorn_cfg)[:samples.shape[0]]
         logits = self.self_labeling_head(samples)
         loss = self.loss_self_labeling(logits, assignments)
-        self.memory_bank.enqueue(samples.detach())
+        self.memory_bank.enqueue(samples.detach(), labels)
         return {self.loss_self_labeling.loss_name: loss}
+
+    @torch.no_grad()
+    def bank_class_shares(self) -> Tensor:
+        """(C,) share of the memory bank's rows per rectified label (zeros while the
+        bank is empty): which classes the Sinkhorn step of Eq. 6 actually sees."""
+        labels = self.memory_bank.valid_labels()
+        counts = torch.bincount(labels[labels >= 0], minlength=self.num_classes)
+        return counts[:self.num_classes].double() / max(int(labels.numel()), 1)
 
     # ----------------------------------------------------------- training
     def loss(self, inputs: Dict[str, Tensor],
