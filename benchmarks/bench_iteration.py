@@ -53,8 +53,8 @@ def build(cfg: Config, device: str = 'cpu'):
         model.initialize_statistics(
             torch.randn(num_classes, dim), torch.ones(num_classes))
         bank = model.memory_bank
-        bank.enqueue(torch.nn.functional.normalize(
-            torch.randn(bank.length, dim), dim=1))
+        bank.enqueue(torch.nn.functional.normalize(torch.randn(bank.length, dim), dim=1),
+                     torch.randint(0, num_classes, (bank.length, )))
     model.to(device).train()
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     return model, optim
