@@ -14,6 +14,8 @@ from mmengine.config import Config
 from cpsl_lab.toy_world import ToyConfig, prepare_toy_tree
 
 CONFIG = 'projects/cpsl_lab/configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py'
+PRETRAINED_CONFIG = ('projects/cpsl_lab/configs/toy/'
+                     'cpsl_deeplabv3plus_efficientnet-lite0_toy-128x64.py')
 TOOL = 'projects/cpsl_lab/tools/run_pipeline.py'
 TINY = [
     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
@@ -334,3 +336,21 @@ def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, r
     train_log = (work / 'warmup' / 'train.log').read_text()
     assert 'Distributed launcher: slurm' in train_log and 'GPU number: 2' in train_log
     assert len(list((work / 'pseudo_labels').glob('*.npy'))) == 6
+
+
+def test_the_pretrained_family_runs_through_every_stage(tiny_toy, tmp_path, run_tool):
+    """The README main job's family (ImageNet-pretrained EfficientNet-Lite0) through
+    every stage and the oracle, each training stage on one of that family's configs."""
+    work = tmp_path / 'pretrained'
+    run_tool(['python', TOOL, PRETRAINED_CONFIG, '--work-dir', work, '--data-root',
+              tiny_toy, '--oracle', '--cfg-options', *TINY], timeout=900)
+    summary = json.loads((work / 'summary.json').read_text())
+    for stage in STAGE_DIRS + ('oracle', ):
+        assert (work / stage / 'stage.json').is_file(), stage
+    for stage in ('warmup', 'calibration', 'self_training', 'cpsl', 'oracle'):
+        assert 0.0 <= summary['stages'][stage]['mIoU'] <= 100.0, stage
+    for stage in TRAINED + ('oracle', ):
+        cfg = Config.fromfile(str(work / stage / 'config.py'))
+        segmentor = cfg.model.get('segmentor', cfg.model)
+        assert segmentor.backbone.type == 'EfficientNetLite0', stage
+        assert cfg.data_preprocessor.mean == [127.0] * 3, stage
