@@ -9,6 +9,7 @@ from mmseg.registry import TRANSFORMS
 
 import cpsl_mmseg  # noqa: F401
 from cpsl_mmseg.clustering.rectification import rectify_pseudo_labels
+from cpsl_mmseg.datasets import pseudo_label_io
 from cpsl_mmseg.datasets.pseudo_label_io import (is_valid_soft_pseudo_label,
                                                  load_soft_pseudo_label,
                                                  pseudo_label_path,
@@ -162,3 +163,21 @@ def test_first_format_files_are_read_and_others_refused(tmp_path):
     with pytest.raises(ValueError, match='float.npy must be a'):
         load_soft_pseudo_label(str(other), 4)
     assert not is_valid_soft_pseudo_label(str(other), 4)
+
+
+def test_an_interrupted_write_keeps_the_previous_map(tmp_path, monkeypatch):
+    """A writer killed mid-file (here: an exception after half the bytes) leaves the
+    map that was there intact and no temporary file behind."""
+    path = tmp_path / 'map.npy'
+    save_soft_pseudo_label(str(path), torch.rand(3, 4, 4).softmax(0))
+    before = path.read_bytes()
+
+    def half_then_fail(f, codes):
+        f.write(codes.tobytes()[:codes.nbytes // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pseudo_label_io.np, 'save', half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        save_soft_pseudo_label(str(path), torch.rand(3, 4, 4).softmax(0))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ['map.npy']
