@@ -218,9 +218,9 @@ class CPSL(MeanTeacherSelfTraining):
     def bank_class_shares(self) -> Tensor:
         """(C,) share of the memory bank's rows per rectified label (zeros while the
         bank is empty): which classes the Sinkhorn step of Eq. 6 actually sees."""
-        labels = self.memory_bank.valid_labels()
-        counts = torch.bincount(labels[labels >= 0], minlength=self.num_classes)
-        return counts[:self.num_classes].double() / max(int(labels.numel()), 1)
+        labels = self.memory_bank.valid_labels()  # filled rows only, each in [0, C)
+        counts = torch.bincount(labels, minlength=self.num_classes)
+        return counts.double() / max(labels.numel(), 1)
 
     # ----------------------------------------------------------- training
     def loss(self, inputs: Dict[str, Tensor],
