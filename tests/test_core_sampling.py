@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cpsl_mmseg.clustering.sampling import (class_balanced_sample, class_distribution,
-                                            uniform_sample)
+                                            class_quotas, uniform_sample)
 
 IGNORE = 255
 
@@ -60,6 +60,60 @@ def test_rare_class_is_always_represented_unlike_uniform_sampling():
     assert bool((per_class_counts(labels, indices, valid, 2)[:, 1] >= 1).all())
     indices, valid = uniform_sample(labels, 100, 2, IGNORE, generator=gen)
     assert int((per_class_counts(labels, indices, valid, 2)[:, 1] == 0).sum()) >= 8
+
+
+# Pixel counts of one image per class for the two settings of the class-balance issue.
+# Toy: a 16x32 feature map (a 64x128 crop at stride 4), M = 16; fence, pole and person
+# at 2.7-3.7 % of the pixels, traffic sign at 0.6 %.
+TOY_COUNTS = [160, 40, 120, 14, 19, 3, 60, 50, 16, 30]
+# Paper: a 64x112 feature map (896x512 at stride 8), M = 512, 19 Cityscapes-like shares
+# down to 6 pixels (0.08 %, under 1/M of the image).
+PAPER_COUNTS = [2552, 387, 1848, 42, 56, 78, 13, 35, 1211, 74, 255, 77, 9, 444, 17, 15,
+                14, 6, 35]
+
+
+def drawn_over_true_shares(sampler, counts, height, width, num_samples, draws):
+    """Per class, (share of the drawn pixels) / (share of the image), over ``draws``
+    draws from one image holding ``counts`` pixels per class in random places."""
+    gen = torch.Generator().manual_seed(4)
+    counts = torch.tensor(counts)
+    assert int(counts.sum()) == height * width
+    image = torch.repeat_interleave(torch.arange(len(counts)), counts)
+    image = image[torch.randperm(image.numel(), generator=gen)].view(1, height, width)
+    drawn = torch.zeros(len(counts), dtype=torch.long)
+    chunk = 512
+    for _ in range(draws // chunk):
+        labels = image.expand(chunk, -1, -1)
+        indices, valid = sampler(labels, num_samples, len(counts), IGNORE, generator=gen)
+        assert bool(valid.all())
+        drawn += per_class_counts(labels, indices, valid, len(counts)).sum(0)
+    return (drawn / drawn.sum()) / (counts / counts.sum())
+
+
+@pytest.mark.parametrize('sampler', [class_balanced_sample, uniform_sample])
+@pytest.mark.parametrize('counts,height,width,num_samples', [
+    (TOY_COUNTS, 16, 32, 16), (PAPER_COUNTS, 64, 112, 512)], ids=['toy', 'paper'])
+def test_every_class_is_drawn_in_proportion_to_its_share(sampler, counts, height, width,
+                                                         num_samples):
+    # Sec. 3.3: the long-tail classes must reach the bank as often as their share says.
+    # Eq. 9's floor alone drew the 0.08-0.15 % classes 1-2 % as often as their share
+    # (quota 0, remainder taken by the majority classes) and the toy's 3 % classes 20 %.
+    ratio = drawn_over_true_shares(sampler, counts, height, width, num_samples, 8192)
+    assert torch.all((ratio - 1).abs() < 0.05), ratio
+
+
+def test_quotas_add_up_to_m_and_round_each_expected_count_up_or_down():
+    counts = torch.tensor([TOY_COUNTS, [500, 0, 0, 0, 0, 0, 12, 0, 0, 0], [3] + [0] * 9])
+    gen = torch.Generator().manual_seed(5)
+    expected = counts * 16 / counts.sum(1, keepdim=True)
+    total = torch.zeros(counts.shape, dtype=torch.float64)
+    for _ in range(4000):
+        quota = class_quotas(counts, 16, generator=gen)
+        assert quota.sum(1).tolist() == [16, 16, 3]  # M, or every pixel of a small image
+        assert bool((quota[:2] >= expected[:2].floor()).all())
+        assert bool((quota[:2] <= expected[:2].ceil()).all())
+        total += quota
+    assert torch.allclose(total[:2] / 4000, expected[:2].double(), atol=0.03)
 
 
 def test_draws_are_uniform_within_a_class():
@@ -136,6 +190,11 @@ def test_property_quota_remainder_and_no_ignore(case, num_samples):
     assert bool((counts >= quota).all()) and bool((counts <= present).all())
     assert torch.equal((counts - quota).sum(1), taken - quota.sum(1))  # the remainder
     assert bool((counts[quota >= 1] >= 1).all())  # rare classes with M * share >= 1 appear
+    # the leftover slots go one per class, only to classes with a fractional part
+    fractional = (num_samples * present) % n_valid.clamp(min=1).unsqueeze(1) > 0
+    extra = counts - quota
+    assert bool((extra <= 1).all())
+    assert bool((extra[~fractional & (n_valid > num_samples).unsqueeze(1)] == 0).all())
     for b in range(labels.shape[0]):
         chosen = indices[b][valid[b]]
         assert len(set(chosen.tolist())) == chosen.numel()  # without replacement

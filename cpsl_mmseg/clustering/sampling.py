@@ -1,9 +1,12 @@
 """Pixel sampling for the memory bank: class-balanced (CPSL Eq. 8-9) and uniform.
 
 Both samplers return, per image, M flat indices into H*W plus a validity mask, and
-never draw a pixel labelled ``ignore_index``. Everything is vectorised over the
-batch: one sort of random keys groups pixels by class in random order, and the
-remainder of Eq. 9 is drawn with a top-k over fresh random keys.
+never draw a pixel labelled ``ignore_index``. Both are unbiased: class c of an image
+is drawn ``M * delta^c`` times in expectation. Eq. 9's floor alone is not (it gives
+every class under 1/M of an image nothing, and a remainder drawn from all pixels
+goes to the majority classes); :func:`class_quotas` hands the leftover slots to the
+classes by their fractional parts. Everything is vectorised over the batch: one sort
+of random keys groups pixels by class in random order.
 """
 from typing import Optional
 
@@ -72,6 +75,49 @@ def _compact(selected: Tensor, num_samples: int) -> tuple[Tensor, Tensor]:
     return indices, valid
 
 
+def class_quotas(counts: Tensor, num_samples: int,
+                 generator: Optional[torch.Generator] = None) -> Tensor:
+    """Pixels to draw per class and image (Eq. 9), unbiased: (B, C) long.
+
+    Class c of image n gets its paper quota ``floor(M * delta_n^c)`` plus one more
+    pixel with probability equal to the fractional part of ``M * delta_n^c``. The
+    fractional parts of an image sum to the integer ``R = M - sum_c floor(M delta_n^c)``
+    (the slots Eq. 9 leaves over), and systematic sampling over the classes, one
+    uniform offset per image, picks exactly R of them with exactly those
+    probabilities. So every image yields M draws, only from the classes it contains
+    (the paper's rule for classes an image lacks), and every class's expected number
+    of draws is ``M * delta_n^c``, rare classes included: a class under 1/M of an
+    image gets a draw in that share of the images instead of (nearly) never.
+    Everything is exact integer arithmetic: ``M * count`` is split as
+    ``quota * N + rest`` with N the image's non-ignore pixels.
+
+    Args:
+        counts: (B, C) long pixel counts per class (ignore pixels excluded).
+        num_samples: M.
+        generator: optional ``torch.Generator`` on ``counts.device``.
+
+    Returns:
+        (B, C) long draws per class; each row sums to ``min(M, N)`` (an image with at
+        most M non-ignore pixels gives all of them).
+    """
+    num_valid = counts.sum(dim=1, keepdim=True)
+    scaled = counts * num_samples
+    quota = torch.div(scaled, num_valid.clamp(min=1), rounding_mode='floor')
+    rest = scaled - quota * num_valid  # fractional part times N, in [0, N)
+    # Systematic sampling: points offset + k * N on the cumulative rests; class c is
+    # picked when a point falls into [cum_{c-1}, cum_c), i.e. with probability rest/N.
+    offset = (torch.rand(num_valid.shape, generator=generator, device=counts.device)
+              * num_valid).long()
+    upper = torch.cumsum(rest, dim=1)
+    lower = upper - rest
+
+    def points_below(edge: Tensor) -> Tensor:  # number of points < edge (ceil division)
+        return -torch.div(offset - edge, num_valid.clamp(min=1), rounding_mode='floor')
+
+    extra = points_below(upper) - points_below(lower)
+    return torch.where(num_valid <= num_samples, counts, quota + extra)
+
+
 def class_balanced_sample(labels: Tensor,
                           num_samples: int,
                           num_classes: int,
@@ -79,11 +125,12 @@ def class_balanced_sample(labels: Tensor,
                           generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
     """Class-balanced pixel sampling (Eq. 8-9).
 
-    Per image n, class c gets ``M_c = floor(M * delta_n^c)`` pixels drawn uniformly
-    without replacement from its pixels, where ``delta_n`` (Eq. 8) is the class share
-    over non-ignore pixels; the remaining ``M - sum_c M_c`` slots are filled uniformly
-    from the not yet drawn non-ignore pixels. An image with fewer than M non-ignore
-    pixels contributes all of them and marks the extra slots invalid.
+    Per image n, class c gets the draws of :func:`class_quotas` (Eq. 9's
+    ``floor(M * delta_n^c)``, where ``delta_n`` (Eq. 8) is the class share over
+    non-ignore pixels, and the leftover slots given to classes by their fractional
+    parts, so each class is drawn ``M * delta_n^c`` times in expectation), drawn
+    uniformly without replacement from its pixels. An image with fewer than M
+    non-ignore pixels contributes all of them and marks the extra slots invalid.
 
     Args:
         labels: (B, H, W) class indices in [0, C) or ``ignore_index``.
@@ -100,15 +147,14 @@ def class_balanced_sample(labels: Tensor,
     batch = labels.shape[0]
     device = labels.device
     flat = labels.reshape(batch, -1).long()
-    is_ignored = flat == ignore_index
-    class_of = torch.where(is_ignored, torch.full_like(flat, num_classes), flat)
+    class_of = torch.where(flat == ignore_index, torch.full_like(flat, num_classes), flat)
 
     counts = _class_counts(labels, num_classes, ignore_index)  # (B, C)
     num_valid = counts.sum(dim=1, keepdim=True)
-    quota = torch.div(counts * num_samples, num_valid.clamp(min=1), rounding_mode='floor')
-    quota = torch.minimum(quota, counts)  # Eq. 9, capped when an image has < M pixels
+    quota = class_quotas(counts, num_samples, generator)
 
-    # Sort by (class, random key): pixels grouped per class (ignore last), random order inside.
+    # Sort by (class, random key): pixels grouped per class (ignore last), random order
+    # inside; the first quota_c of class c's block are drawn.
     keys = class_of * _KEY_RANGE + torch.randint(
         _KEY_RANGE, flat.shape, generator=generator, device=device)
     order = keys.argsort(dim=1)
@@ -120,18 +166,6 @@ def class_balanced_sample(labels: Tensor,
     rank_in_class = position - padded_start.gather(1, sorted_class)
     chosen_sorted = rank_in_class < padded_quota.gather(1, sorted_class)
     chosen = torch.zeros_like(chosen_sorted).scatter_(1, order, chosen_sorted)
-
-    # Remainder of Eq. 9: fewer than C slots, drawn uniformly from the undrawn valid pixels.
-    remainder = num_samples - quota.sum(dim=1, keepdim=True)
-    spare = ~chosen & ~is_ignored
-    remainder = torch.minimum(remainder, spare.sum(dim=1, keepdim=True))
-    top = int(remainder.max().item()) if batch else 0
-    if top > 0:
-        fill_keys = torch.rand(flat.shape, generator=generator, device=device)
-        fill_keys = torch.where(spare, fill_keys, torch.full_like(fill_keys, 2.0))
-        picks = fill_keys.topk(top, dim=1, largest=False).indices
-        take = torch.arange(top, device=device).unsqueeze(0) < remainder
-        chosen.scatter_(1, picks, take | chosen.gather(1, picks))
     return _compact(chosen, num_samples)
 
 
@@ -154,3 +188,9 @@ def uniform_sample(labels: Tensor,
     chosen = torch.zeros(flat.shape, dtype=torch.bool, device=labels.device)
     chosen.scatter_(1, keys.topk(top, dim=1, largest=False).indices, True)
     return _compact(chosen & (flat != ignore_index), num_samples)
+
+
+def gather_pixels(maps: Tensor, indices: Tensor) -> Tensor:
+    """The values of (B, K, h, w) ``maps`` at (B, M) flat pixel ``indices``: (B, M, K)."""
+    flat = maps.flatten(2).transpose(1, 2)
+    return torch.gather(flat, 1, indices[..., None].expand(-1, -1, flat.shape[2]))
