@@ -253,7 +253,9 @@ def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
         elif kind in tiny_model:
             d.update(tiny_model[kind])
         elif kind == 'CPSL':
-            d.update(memory_bank_size=64, samples_per_image=8)
+            d.update(memory_bank_images=8, samples_per_image=8)
+        elif kind == 'LabColorTransfer':
+            d['reference_dir'] = str(data / 'cityscapes/leftImg8bit/train')
         if 'num_workers' in d:
             d.update(num_workers=0, persistent_workers=False)
 

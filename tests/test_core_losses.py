@@ -46,9 +46,26 @@ def test_rectified_pseudo_label_loss_ce_and_symmetric_ce():
     ce = RectifiedPseudoLabelLoss()(logits, labels)
     assert ce.item() == pytest.approx(-math.log(0.75), rel=1e-6)
     sce = RectifiedPseudoLabelLoss(ce_weight=0.1, rce_weight=1.0, loss_weight=0.5)
-    # reverse CE = -sum_c p_c log y_c with log 0 = -4: 4 * p_1 = 4 * 1/4 = 1
-    assert sce(logits, labels).item() == pytest.approx(0.5 * (0.1 * -math.log(0.75) + 1.0),
-                                                       rel=1e-6)
+    # reverse CE = -sum_c p_c log y_c with y clamped at 1e-4 (reference code):
+    # -log(1e-4) * p_1 = 9.2103 * 1/4
+    rce = -math.log(1e-4) * 0.25
+    assert sce(logits, labels).item() == pytest.approx(
+        0.5 * (0.1 * -math.log(0.75) + rce), rel=1e-6)
+
+
+def test_reverse_ce_equals_the_reference_formula_on_random_pixels():
+    # The reference: softmax clamped at 1e-7, one-hot label clamped at 1e-4, then
+    # -sum_c p_c log y_c averaged over non-ignore pixels (written out independently).
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 4, 3, 5, generator=gen)
+    labels = torch.randint(0, 4, (2, 3, 5), generator=gen)
+    labels[1, 2] = 255
+    valid = labels != 255
+    prob = logits.softmax(1).clamp(min=1e-7)
+    one_hot = torch.nn.functional.one_hot(labels.clamp(max=3), 4).permute(0, 3, 1, 2)
+    reference = -(prob * one_hot.float().clamp(min=1e-4).log()).sum(1)[valid].mean()
+    ours = RectifiedPseudoLabelLoss(ce_weight=0.0, rce_weight=1.0)(logits, labels)
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
 
 
 def test_rectified_pseudo_label_loss_matches_torch_cross_entropy():

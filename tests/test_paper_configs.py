@@ -127,7 +127,7 @@ def test_cpsl_configs_carry_the_paper_hyperparameters(config):
     assert model.loss_consistency.loss_weight == 5.0
     assert model.self_labeling_head.temperature == 0.08
     assert model.sinkhorn.epsilon == 0.05
-    assert model.memory_bank_size == 65536
+    assert model.memory_bank_images * model.samples_per_image == 65536
     assert model.samples_per_image == 512
     assert model.teacher_momentum == 0.001
     assert model.self_labeling_head.momentum == 0.001
@@ -247,7 +247,37 @@ def test_one_training_iteration(config, paper_data, tmp_path, shrink_paper_confi
         expected += ['src.decode.loss_ce', 'tgt.loss_tgt', 'loss_reg']
         if cfg.model.use_self_labeling:
             expected.append('loss_sl')
+        if cfg.model.get('self_labeling_from_scores'):
+            expected.append('loss_sl_scores')
+        if cfg.model.get('loss_bank_contrast'):
+            expected.append('loss_contrast')
     assert_finite_losses(runner, expected)
+
+
+def test_reference_code_config_switches_every_documented_departure():
+    """configs/cpsl/cpsl-reference-code_*: the paper config with exactly the switches
+    of docs/fidelity.md's reference-code column changed."""
+    paper = flatten(load(GTA5_CPSL)._cfg_dict.to_dict())
+    reference = flatten(load('configs/cpsl/cpsl-reference-code_deeplabv2_r101_'
+                             + TAIL.format('gta5'))._cfg_dict.to_dict())
+    changed = {k for k in set(paper) | set(reference) if paper.get(k) != reference.get(k)}
+    model_switches = {k for k in changed if k.startswith('model.')}
+    assert model_switches == {
+        'model.sampling', 'model.samples_per_image', 'model.memory_bank_images',
+        'model.use_bank_before_full', 'model.sinkhorn_per_image',
+        'model.class_prior.mode', 'model.self_labeling_from_scores',
+        'model.loss_bank_contrast.type', 'model.loss_bank_contrast.temperature',
+        'model.loss_bank_contrast.samples_per_image',
+        'model.loss_bank_contrast.loss_weight', 'model.loss_target.ce_weight',
+        'model.loss_target.rce_weight', 'model.target_loss_view', 'model.cutmix_box',
+        'model.consistency_space', 'model.loss_consistency.symmetric',
+        'model.teacher_train_mode', 'model.teacher_feature'}
+    text = (REPO / 'docs/fidelity.md').read_text()
+    for key in model_switches:
+        assert key.split('.')[1] in text, key  # every switch is in the fidelity table
+    assert reference['model.loss_target.rce_weight'] == 1.0
+    assert any('LabColorTransfer' in str(v) for k, v in reference.items()
+               if k.startswith('train_dataloader.dataset.source.pipeline'))
 
 
 def _tool(name):

@@ -109,7 +109,7 @@ def test_resume_with_a_model_that_does_not_fit_is_refused(data, tmp_path, uda_op
          'train_cfg.max_iters=2'], expect_ok=True)
     saved = (work / 'iter_2.pth').read_bytes()
     proc = run(['tools/train.py', CPSL, '--work-dir', work, '--resume', '--cfg-options',
-                *options, 'train_cfg.max_iters=4', 'model.memory_bank_size=128'])
+                *options, 'train_cfg.max_iters=4', 'model.memory_bank_images=8'])
     assert proc.returncode != 0
     assert 'memory_bank.features: checkpoint (256, 32), model (128, 32)' in proc.stderr
     assert 'iter_2.pth' in proc.stderr

@@ -9,7 +9,8 @@ CONFIGS = [
     'configs/smoke/cpsl_segformer-tiny_2xb2-20it_smoke-64x64.py',
 ]
 LOGGED = ('src.decode.loss_ce', 'tgt.loss_tgt', 'loss_sl', 'loss_reg',
-          'prior_drift', 'bank_fill', 'bank_classes')
+          'prior_drift', 'bank_fill', 'bank_classes', 'bank_over_prior_min',
+          'sinkhorn_precision_mean')
 
 
 def scalars(work_dir):
@@ -31,6 +32,16 @@ def test_cpsl_trains_with_every_term_logged(config, tmp_path, smoke_uda_data,
     log = next(work.glob('*/*.log')).read_text()
     make_up = [line for line in log.splitlines() if 'memory bank make-up' in line]
     assert len(make_up) == 2 and 'at iter 3:' in make_up[0] and 'at iter 6:' in make_up[1]
+    balance_lines = [line for line in log.splitlines() if 'class balance at iter' in line]
+    assert len(balance_lines) == 2
+    reports = json.loads((work / 'class_balance.json').read_text())
+    assert [r['iter'] for r in reports] == [3, 6]
+    last = reports[-1]
+    assert len(last['classes']) == len(last['prior']) == len(last['precision']) == 3
+    assert abs(sum(last['bank_share']) - 1) < 1e-6 and abs(sum(last['prior']) - 1) < 1e-6
+    for share, prior, ratio in zip(last['bank_share'], last['prior'],
+                                   last['bank_over_prior']):
+        assert ratio == pytest.approx(share / prior)
     records = [r for r in scalars(work) if 'loss' in r]
     assert records, 'no training records logged'
     for key in LOGGED:

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/schedules/smoke_20it.py'
 ]
 model = dict(_delete_=True, **_base_.cpsl)
-model.update(segmentor=_base_.model, memory_bank_size=256, samples_per_image=16)
+model.update(segmentor=_base_.model, memory_bank_images=16, samples_per_image=16)
 optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
 custom_hooks = _base_.cpsl_hooks
 randomness = dict(seed=0)

@@ -6,17 +6,22 @@ Three behaviours, chosen by the config key ``class_prior.mode``:
   (Eq. 10) and updated after every iteration with the batch's class shares (Eq. 11).
 * ``'fixed'`` (the authors' code): initialised once, never updated.
 * ``'uniform'`` (equal-partition ablation, Fig. 4): always 1/C.
+* ``'given'`` (a diagnostic, never a default): a fixed ``distribution`` from the
+  config, e.g. the true target class distribution, an upper bound on what
+  distribution alignment can give.
 
 Eq. 11's coefficient alpha is the share of the previous estimate that each update
 keeps, so it is called ``decay`` here (the paper calls it a momentum; in this package
 "momentum" always means the weight of the *new* value, mmengine's convention, see
 ``cpsl_mmseg/models/utils/ema.py``).
 """
+from typing import Optional, Sequence
+
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-PRIOR_MODES = ('moving_average', 'fixed', 'uniform')
+PRIOR_MODES = ('moving_average', 'fixed', 'uniform', 'given')
 
 
 def _is_distributed() -> bool:
@@ -28,19 +33,24 @@ class ClassPrior(nn.Module):
 
     Args:
         num_classes: C.
-        mode: ``'moving_average'``, ``'fixed'`` or ``'uniform'``.
+        mode: ``'moving_average'``, ``'fixed'``, ``'uniform'`` or ``'given'``.
         decay: alpha of Eq. 11, the weight of the previous estimate (0.99: each
             update keeps 99 % of the prior and mixes in 1 % of the batch's shares).
+        distribution: (C,) non-negative class weights, required by (and only by)
+            ``'given'``; normalised to sum to 1.
 
     Buffers: ``prior`` (C,) fp32 probability vector (uniform until initialised) and
     ``initialized`` (0-dim bool).
     """
 
     def __init__(self, num_classes: int, mode: str = 'moving_average',
-                 decay: float = 0.99) -> None:
+                 decay: float = 0.99, distribution: Optional[Sequence[float]] = None) -> None:
         super().__init__()
         if mode not in PRIOR_MODES:
             raise ValueError(f'class_prior.mode must be one of {PRIOR_MODES}, got {mode!r}')
+        if (mode == 'given') != (distribution is not None):
+            raise ValueError("class_prior.distribution must be set exactly when "
+                             f"class_prior.mode='given' (mode={mode!r})")
         if not 0.0 <= decay <= 1.0:
             raise ValueError(f'class_prior.decay must lie in [0, 1], got {decay}')
         if num_classes < 1:
@@ -50,6 +60,13 @@ class ClassPrior(nn.Module):
         self.decay = decay
         self.register_buffer('prior', torch.full((num_classes, ), 1.0 / num_classes))
         self.register_buffer('initialized', torch.zeros((), dtype=torch.bool))
+        if distribution is not None:
+            given = torch.as_tensor(distribution, dtype=torch.float64)
+            if given.shape != (num_classes, ) or not bool(
+                    torch.isfinite(given).all() & (given >= 0).all() & (given.sum() > 0)):
+                raise ValueError(f'class_prior.distribution must hold {num_classes} '
+                                 f'non-negative numbers, not all zero, got {distribution}')
+            self.prior.copy_(given / given.sum())
 
     @torch.no_grad()
     def initialize(self, class_counts: Tensor) -> None:
@@ -69,7 +86,7 @@ class ClassPrior(nn.Module):
         if not bool(torch.isfinite(counts).all() & (counts >= 0).all() & (total > 0)):
             raise ValueError('ClassPrior.initialize: class_counts must be finite, non-negative '
                              f'and not all zero, got {counts.tolist()}')
-        if self.mode != 'uniform':
+        if self.mode in ('moving_average', 'fixed'):
             self.prior.copy_(counts / total)
         self.initialized.fill_(True)
 

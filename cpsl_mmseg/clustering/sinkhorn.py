@@ -26,6 +26,7 @@ matmuls enabled (``torch.backends.cuda.matmul.allow_tf32``) they lose precision 
 about 1e-3 relative.
 """
 import math
+from typing import Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -173,3 +174,33 @@ def distribution_aligned_sinkhorn(scores: Tensor,
             return plan
         del plan
         return _log_domain_path(scores, prior, epsilon, num_iters)
+
+
+@torch.no_grad()
+def grouped_sinkhorn(current: Tensor, bank: Tensor, class_prior: Tensor,
+                     groups: Sequence[Tensor], epsilon: float = 0.05,
+                     num_iters: int = 3) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+    """Assignments of the current rows, each group solved with the bank (Eq. 6, 12).
+
+    For every (n,) bool mask in ``groups``, one Sinkhorn problem on
+    ``[current[group]; bank]``; only the current rows' assignments are kept (the bank
+    rows only shape the marginals, Sec. 3.2).
+
+    Args:
+        current: (n, C) scores of the current samples.
+        bank: (L, C) scores of the bank rows (L may be 0).
+        class_prior: (C,) class marginal r.
+        groups: masks over the n current rows that together cover them once.
+
+    Returns:
+        (n, C) assignments of the current rows, and (the last group's mask, its
+        (n_g + L, C) assignments), the whole problem, for diagnostics.
+    """
+    targets = current.new_zeros(current.shape)
+    last = (groups[-1], current.new_zeros((0, current.shape[1])))
+    for rows in groups:
+        assignments = distribution_aligned_sinkhorn(
+            torch.cat([current[rows], bank]), class_prior, epsilon, num_iters)
+        targets[rows] = assignments[:int(rows.sum())]
+        last = (rows, assignments)
+    return targets, last

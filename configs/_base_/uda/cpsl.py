@@ -1,7 +1,8 @@
 # CPSL defaults (paper Sec. 4.1) on top of the mean teacher (./mean_teacher.py): P_ST
 # from stored maps, lambda1 = 0.1 (loss_self_labeling.loss_weight), lambda2 = 5
 # (loss_consistency.loss_weight), tau = 0.08, epsilon = 0.05, 3 Sinkhorn iterations,
-# bank 65,536, M = 512, EMA decay 0.999 (mmengine momentum 0.001) for the teacher and
+# a bank of 128 images x M = 512 samples (65,536 rows: the paper defines its bank in
+# images, so a config that changes M keeps 128 images), EMA decay 0.999 (mmengine momentum 0.001) for the teacher and
 # the momentum head, class prior decay (Eq. 11 alpha) 0.99.
 # A config using this file sets `model.segmentor` to any mmseg segmentor:
 #   model = dict(_delete_=True, **_base_.cpsl, segmentor=...)
@@ -14,7 +15,7 @@ cpsl = dict(
     self_labeling_head=dict(
         type='SelfLabelingHead', temperature=0.08, momentum=0.001),
     loss_self_labeling=dict(type='SelfLabelingLoss', loss_weight=0.1),
-    memory_bank_size=65536,
+    memory_bank_images=128,
     samples_per_image=512,
     sampling='class_balanced',
     sinkhorn=dict(epsilon=0.05, num_iters=3),

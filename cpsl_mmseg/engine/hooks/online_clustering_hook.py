@@ -1,11 +1,22 @@
 """The hook that keeps CPSL's clustering statistics: initialised before training (Eq. 7,
-Eq. 10), the class prior updated after every step (Eq. 11)."""
-from typing import Optional
+Eq. 10), the class prior updated after every step (Eq. 11), and the class balance of
+the self-labeling step reported."""
+import json
+import math
+import os
+import os.path as osp
+from typing import List, Optional
 
 import torch
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmseg.registry import HOOKS
+
+from ...clustering.diagnostics import bank_over_prior
+
+# Written into the run's work dir: one entry per report (see log_class_balance).
+CLASS_BALANCE_FILE = 'class_balance.json'
 
 from ..initial_statistics import compute_initial_statistics, load_statistics
 from .mean_teacher_hook import unwrap
@@ -26,7 +37,13 @@ class OnlineClusteringHook(Hook):
       resume from the restored prior), the memory bank's fill and how many classes
       hold rows in it, and every ``bank_log_interval`` iterations the bank's class
       make-up (share of its rows per rectified label, the classes the Sinkhorn step
-      of Eq. 6 clusters).
+      of Eq. 6 clusters) and its class balance: per class, the bank's share over the
+      prior's (below 1 the bank cannot give the class the mass Eq. 12 asks for) and
+      the precision of the Sinkhorn assignments against the rows' rectified labels
+      (:mod:`cpsl_mmseg.clustering.diagnostics`). Each report is also appended to
+      ``<work_dir>/class_balance.json`` (rewritten atomically), which the pipeline
+      summary reads; ``train/bank_over_prior_min`` and
+      ``train/sinkhorn_precision_mean`` go to the training log every iteration.
 
     The EMA of the teacher and of the momentum head is ``MeanTeacherHook``'s job; a
     CPSL config lists both hooks (``configs/_base_/uda/cpsl.py``: ``cpsl_hooks``).
@@ -52,6 +69,7 @@ class OnlineClusteringHook(Hook):
         self.max_init_batches = max_init_batches
         self.bank_log_interval = bank_log_interval
         self._initial_prior: Optional[torch.Tensor] = None
+        self._reports: List[dict] = []
 
     def before_train(self, runner) -> None:
         model = unwrap(runner.model)
@@ -86,13 +104,67 @@ class OnlineClusteringHook(Hook):
                                              float(model.memory_bank.num_filled))
             shares = model.bank_class_shares()
             runner.message_hub.update_scalar('train/bank_classes', int((shares > 0).sum()))
+            balance = self.class_balance(model)
+            if balance is not None:
+                runner.message_hub.update_scalar('train/bank_over_prior_min',
+                                                 _finite_min(balance['bank_over_prior']))
+                runner.message_hub.update_scalar('train/sinkhorn_precision_mean',
+                                                 _finite_mean(balance['precision']))
             if self.every_n_train_iters(runner, self.bank_log_interval):
                 self.log_bank_make_up(runner, shares)
+                if balance is not None:
+                    self.log_class_balance(runner, model, balance)
+
+    @staticmethod
+    def class_balance(model) -> Optional[dict]:
+        """The last step's :attr:`CPSL.last_balance` as lists per class, with
+        ``bank_over_prior`` and ``precision`` (NaN where undefined)."""
+        last = model.last_balance
+        if last is None:
+            return None
+        precision = torch.where(last['assigned'] > 0,
+                                last['correct'] / last['assigned'].clamp(min=1),
+                                torch.full_like(last['assigned'], float('nan')))
+        return dict(bank_share=last['bank_share'].tolist(), prior=last['prior'].tolist(),
+                    bank_over_prior=bank_over_prior(last['bank_share'],
+                                                    last['prior']).tolist(),
+                    assigned=last['assigned'].tolist(), precision=precision.tolist())
+
+    def log_class_balance(self, runner, model, balance: dict) -> None:
+        names = _class_names(runner, len(balance['prior']))
+        listed = ', '.join(
+            f'{name} {ratio:.2f}/{precision:.2f}' for name, ratio, precision in zip(
+                names, balance['bank_over_prior'], balance['precision']))
+        print_log(f'class balance at iter {runner.iter + 1} (bank share / prior share, '
+                  f'Sinkhorn precision vs rectified labels): {listed}', logger='current')
+        if not is_main_process():
+            return
+        self._reports.append(dict(iter=runner.iter + 1, classes=names,
+                                  bank_fill=model.memory_bank.num_filled,
+                                  bank_full=model.memory_bank.is_full, **balance))
+        path = osp.join(runner.work_dir, CLASS_BALANCE_FILE)
+        with open(path + '.tmp', 'w') as f:
+            json.dump(self._reports, f, indent=1)
+        os.replace(path + '.tmp', path)
 
     @staticmethod
     def log_bank_make_up(runner, shares: torch.Tensor) -> None:
-        names = runner.train_dataloader.dataset.metainfo.get('classes') or [
-            str(c) for c in range(len(shares))]
+        names = _class_names(runner, len(shares))
         listed = ', '.join(f'{name} {share:.4f}' for name, share in zip(names, shares))
         print_log(f'memory bank make-up (share of rows per rectified label) at iter '
                   f'{runner.iter + 1}: {listed}', logger='current')
+
+
+def _class_names(runner, num_classes: int) -> List[str]:
+    names = runner.train_dataloader.dataset.metainfo.get('classes')
+    return list(names) if names else [str(c) for c in range(num_classes)]
+
+
+def _finite_min(values: List[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return min(finite) if finite else float('nan')
+
+
+def _finite_mean(values: List[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float('nan')

@@ -60,15 +60,19 @@ class SelfLabelingHead(nn.Module):
         """Eq. 4 logits before the softmax: (N, D) -> (N, C) cosine / tau."""
         return self.cosine_scores(z) / self.temperature
 
-    def pixel_probabilities(self, feat_map: Tensor, use_momentum: bool = True) -> Tensor:
-        """P_SL: (B, D, H, W) feature map -> (B, C, H, W) softmax(cosine / tau) over C."""
+    def pixel_logits(self, feat_map: Tensor, use_momentum: bool = True) -> Tensor:
+        """Eq. 4 logits per pixel: (B, D, H, W) feature map -> (B, C, H, W) cosine / tau."""
         if feat_map.dim() != 4 or feat_map.shape[1] != self.feat_dim:
-            raise ValueError('SelfLabelingHead.pixel_probabilities: feat_map must be '
+            raise ValueError('SelfLabelingHead: feat_map must be '
                              f'(B, {self.feat_dim}, H, W), got {tuple(feat_map.shape)}')
         weight = self.momentum_prototypes if use_momentum else self.prototypes
         cosine = torch.einsum('bdhw,cd->bchw', F.normalize(feat_map, dim=1),
                               F.normalize(weight, dim=1).to(feat_map.dtype))
-        return torch.softmax(cosine / self.temperature, dim=1)
+        return cosine / self.temperature
+
+    def pixel_probabilities(self, feat_map: Tensor, use_momentum: bool = True) -> Tensor:
+        """P_SL: (B, D, H, W) feature map -> (B, C, H, W) softmax(cosine / tau) over C."""
+        return torch.softmax(self.pixel_logits(feat_map, use_momentum), dim=1)
 
     @torch.no_grad()
     def init_from_prototypes(self, prototypes: Tensor) -> None:

@@ -2,17 +2,22 @@
 
 The paper uses the pixel-wise cross-entropy of Eq. 2. The authors' code trains with
 a symmetric cross-entropy instead: ``0.1 * CE + 1.0 * RCE``, where the reverse CE
-``-sum_c p_c log y_c`` takes ``log 0 = -4``, i.e. ``RCE = 4 * (1 - p_label)``.
+``-sum_c p_c log y_c`` is taken on the one-hot label clamped at 1e-4, so ``log 0``
+becomes ``log 1e-4 = -9.21`` and ``RCE = 9.21 * (1 - p_label)`` (the symmetric-CE
+paper's own constant, -4, is not what the reference trains with).
 Defaults follow the paper (``ce_weight=1, rce_weight=0``).
 """
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 
-# Value that stands for log(0) in the reverse cross-entropy (reference code).
-_LOG_ZERO = -4.0
+# Value that stands for log(0) in the reverse cross-entropy: the reference code clamps
+# the one-hot label at 1e-4 before its log.
+LOG_ZERO = math.log(1e-4)
 
 
 @MODELS.register_module()
@@ -56,7 +61,7 @@ class RectifiedPseudoLabelLoss(nn.Module):
         log_prob = F.log_softmax(seg_logits, dim=1).gather(1, safe_labels.unsqueeze(1)).squeeze(1)
         per_pixel = self.ce_weight * -log_prob
         if self.rce_weight:
-            per_pixel = per_pixel + self.rce_weight * -_LOG_ZERO * (1.0 - log_prob.exp())
+            per_pixel = per_pixel + self.rce_weight * -LOG_ZERO * (1.0 - log_prob.exp())
         total = torch.where(valid, per_pixel, torch.zeros_like(per_pixel)).sum()
         return self.loss_weight * total / valid.sum().clamp(min=1)
 

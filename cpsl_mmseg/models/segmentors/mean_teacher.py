@@ -9,8 +9,10 @@ One :meth:`MeanTeacherSelfTraining.loss` call is one iteration on a paired batch
      |                         here the confident argmax of P_ST;    CPSL: Eq. 1)
      |- pseudo_label_losses()  what the pseudo-label step trains     (none here;
      |                                                               CPSL: L_SL)
-     '- target_losses()        student on the strong view, CutMixed with source:
-                               L_tgt (Eq. 2) and the consistency L_REG (Eq. 13)
+     '- target_losses()        mix_with_source(): CutMix of the strong view
+                               student_forward(): logits and Z of the student
+                               L_tgt (Eq. 2), student_feature_losses() (none
+                               here), consistency_losses(): L_REG (Eq. 13)
 
 After every optimiser step ``MeanTeacherHook`` calls :meth:`momentum_update` (EMA of
 the teacher, :mod:`..utils.ema`); a second ``loss`` call without that update in
@@ -30,12 +32,13 @@ from torch import Tensor
 
 from ...clustering import confident_argmax
 from ..utils.batch_norm import freeze_batch_norm
-from ..utils.cutmix import paste, random_box_masks
+from ..utils.cutmix import half_area_batch_box, paste, random_box_masks
 from ..utils.ema import check_momentum, momentum_update_
 from ..utils.feature_capture import capture_pre_classifier_feature
 from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
+CUTMIX_BOXES = ('per_image', 'per_batch_half_area')
 
 
 class TeacherOutput(NamedTuple):
@@ -44,6 +47,23 @@ class TeacherOutput(NamedTuple):
 
     features: Tensor
     logits: Tensor
+
+
+class StudentOutput(NamedTuple):
+    """The student on a target input: logits (B, C, h, w) and its pre-classifier
+    feature Z (B, D, h, w), not normalised, at the decode head's resolution."""
+
+    logits: Tensor
+    features: Tensor
+
+
+class MixedBatch(NamedTuple):
+    """The student's target input after mixing: image (B, 3, H, W), labels (B, H, W)
+    and the (B, H, W) bool mask of the pixels that came from the source."""
+
+    image: Tensor
+    labels: Tensor
+    pasted: Tensor
 
 
 def check_choice(key: str, value: str, choices: Tuple[str, ...]) -> None:
@@ -65,6 +85,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
             (the weight of the new value: the paper's decay 0.999 is 0.001; 1 copies).
         teacher_train_mode: keep the teacher in train mode (dropout, batch-statistics
             BN) as the reference code does; default False (eval mode).
+        teacher_feature: where the teacher's Z is taken: ``'before_dropout'``
+            (default: the classifier's input without dropout noise) or
+            ``'after_dropout'`` (the reference code; differs only in train mode).
         pseudo_label_source: where P_ST comes from: ``'teacher'`` (default: the EMA
             teacher's own softmax, plain self-training), ``'stored'`` (maps written by
             ``tools/generate_pseudo_labels.py``, loaded by the target pipeline) or
@@ -74,6 +97,12 @@ class MeanTeacherSelfTraining(UDASegmentor):
         confidence_threshold: pixels whose pseudo-label confidence is below it are
             ignored (0 = off).
         cutmix_prob: probability of pasting a source box into each target crop.
+        cutmix_box: ``'per_image'`` (default: each crop its own box, area ratio
+            uniform in [0, 1]) or ``'per_batch_half_area'`` (the reference code: one
+            box of half the crop's area for the whole batch, pasted with
+            ``cutmix_prob``).
+        target_loss_view: the view L_tgt trains on: ``'strong'`` (default) or
+            ``'weak'`` (the reference code; the strong view feeds L_REG only).
         use_strong_augmentation: False: the student sees the weak view, no CutMix.
         predict_with: ``'student'`` (default) or ``'teacher'`` for inference.
         freeze_norm_statistics: keep the student's BN running statistics as loaded
@@ -90,10 +119,13 @@ class MeanTeacherSelfTraining(UDASegmentor):
                      type='ConsistencyLoss', loss_weight=5.0),
                  teacher_momentum: float = 0.001,
                  teacher_train_mode: bool = False,
+                 teacher_feature: str = 'before_dropout',
                  pseudo_label_source: str = 'teacher',
                  warmup_checkpoint: Optional[str] = None,
                  confidence_threshold: float = 0.0,
                  cutmix_prob: float = 0.5,
+                 cutmix_box: str = 'per_image',
+                 target_loss_view: str = 'strong',
                  use_strong_augmentation: bool = True,
                  predict_with: str = 'student',
                  freeze_norm_statistics: bool = False,
@@ -101,6 +133,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
         super().__init__(segmentor, data_preprocessor, init_cfg)
         check_choice('pseudo_label_source', pseudo_label_source, PSEUDO_LABEL_SOURCES)
         check_choice('predict_with', predict_with, ('student', 'teacher'))
+        check_choice('teacher_feature', teacher_feature, ('before_dropout', 'after_dropout'))
+        check_choice('cutmix_box', cutmix_box, CUTMIX_BOXES)
+        check_choice('target_loss_view', target_loss_view, ('strong', 'weak'))
         if pseudo_label_source == 'frozen_model' and not warmup_checkpoint:
             raise ValueError("model.pseudo_label_source='frozen_model' needs "
                              'model.warmup_checkpoint')
@@ -115,10 +150,13 @@ class MeanTeacherSelfTraining(UDASegmentor):
         self.teacher_momentum = check_momentum(teacher_momentum,
                                                'model.teacher_momentum')
         self.teacher_train_mode = teacher_train_mode
+        self.teacher_feature = teacher_feature
         self.pseudo_label_source = pseudo_label_source
         self.warmup_checkpoint = warmup_checkpoint
         self.confidence_threshold = confidence_threshold
         self.cutmix_prob = cutmix_prob
+        self.cutmix_box = cutmix_box
+        self.target_loss_view = target_loss_view
         self.use_strong_augmentation = use_strong_augmentation
         self.predict_with = predict_with
         self.freeze_norm_statistics = freeze_norm_statistics
@@ -174,7 +212,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
     @torch.no_grad()
     def teacher_forward(self, inputs: Tensor) -> TeacherOutput:
         """The teacher on the weak view (see :class:`TeacherOutput`)."""
-        with capture_pre_classifier_feature(final_decode_head(self.teacher)) as captured:
+        with capture_pre_classifier_feature(
+                final_decode_head(self.teacher),
+                after_dropout=self.teacher_feature == 'after_dropout') as captured:
             logits = self.teacher._forward(inputs)
         return TeacherOutput(F.normalize(captured[-1].float(), dim=1), logits.float())
 
@@ -237,41 +277,83 @@ class MeanTeacherSelfTraining(UDASegmentor):
         padding = self.padding_mask(weak, target_samples)
         _, labels = self.pseudo_labels(weak, target_samples, teacher, padding)
         losses.update(self.pseudo_label_losses(teacher, labels))
-        losses.update(self.target_losses(inputs, data_samples, labels, teacher.logits,
-                                         padding))
+        losses.update(self.target_losses(inputs, data_samples, labels, teacher, padding))
         self._steps_since_teacher_update += 1
         return losses
 
     def target_losses(self, inputs: Dict[str, Tensor],
                       data_samples: Dict[str, SampleList], labels: Tensor,
-                      teacher_logits: Tensor, padding: Tensor) -> Dict[str, Tensor]:
-        """Student on the (CutMixed) strong view: L_tgt (Eq. 2) and L_REG (Eq. 13)."""
-        student_input = inputs['target']
+                      teacher: TeacherOutput, padding: Tensor) -> Dict[str, Tensor]:
+        """Student on its target input: L_tgt (Eq. 2) and L_REG (Eq. 13).
+
+        The input is the strong view CutMixed with source (``target_loss_view``
+        ``'weak'``: the weak view, as the reference code trains, the strong view then
+        feeding L_REG alone through a forward of its own).
+        """
+        view = inputs['target']
+        if self.use_strong_augmentation and self.target_loss_view == 'strong':
+            view = inputs.get('target_strong', view)
+        mixed = self.mix_with_source(view, labels, inputs['source'],
+                                     data_samples['source'])
+        student = self.student_forward(mixed.image)
+        full_logits = resize(student.logits, size=mixed.labels.shape[-2:],
+                             mode='bilinear', align_corners=self.align_corners)
+        losses = {f'tgt.{self.loss_target.loss_name}':
+                  self.loss_target(full_logits, mixed.labels)}
+        losses.update(self.student_feature_losses(student, mixed, padding))
+        if self.use_strong_augmentation and self.target_loss_view == 'weak' \
+                and 'target_strong' in inputs:
+            strong = self.student_forward(inputs['target_strong'])
+            unmixed = torch.zeros_like(mixed.pasted)
+            losses.update(self.consistency_losses(strong, teacher, unmixed | padding))
+        else:
+            losses.update(self.consistency_losses(student, teacher, mixed.pasted | padding))
+        return losses
+
+    def mix_with_source(self, image: Tensor, labels: Tensor, source: Tensor,
+                        source_samples: SampleList) -> MixedBatch:
+        """CutMix (Sec. 4.1): source boxes pasted into the target ``image`` (B, 3, H, W)
+        and its ``labels`` (B, H, W); none without strong augmentation."""
         pasted = torch.zeros_like(labels, dtype=torch.bool)
-        if self.use_strong_augmentation:
-            student_input = inputs.get('target_strong', student_input)
-            pasted = random_box_masks(
-                labels.shape[0], *labels.shape[-2:], prob=self.cutmix_prob,
-                device=labels.device)
-            source_labels = torch.stack([
-                s.gt_sem_seg.data[0] for s in data_samples['source']
-            ]).to(labels)
-            if source_labels.shape != labels.shape:
-                raise ValueError(
-                    'CutMix needs source and target crops of one size, got '
-                    f'{tuple(source_labels.shape[-2:])} and {tuple(labels.shape[-2:])}: '
-                    'use the same crop_size in both pipelines (or model.cutmix_prob=0)')
-            student_input = paste(student_input, inputs['source'], pasted)
-            labels = paste(labels, source_labels, pasted)
-        logits = self.student._forward(student_input)
-        full_logits = resize(logits, size=labels.shape[-2:], mode='bilinear',
-                             align_corners=self.align_corners)
-        loss_tgt = self.loss_target(full_logits, labels)
-        keep = ~(pasted | padding)
-        keep_small = F.interpolate(
-            keep[:, None].float(), size=logits.shape[-2:], mode='nearest')[:, 0].bool()
-        loss_reg = self.loss_consistency(logits, teacher_logits, keep_small)
-        return {
-            f'tgt.{self.loss_target.loss_name}': loss_tgt,
-            self.loss_consistency.loss_name: loss_reg,
-        }
+        if not self.use_strong_augmentation:
+            return MixedBatch(image, labels, pasted)
+        if self.cutmix_box == 'per_image':
+            pasted = random_box_masks(labels.shape[0], *labels.shape[-2:],
+                                      prob=self.cutmix_prob, device=labels.device)
+        else:
+            pasted = half_area_batch_box(labels.shape[0], *labels.shape[-2:],
+                                         prob=self.cutmix_prob, device=labels.device)
+        source_labels = torch.stack([s.gt_sem_seg.data[0] for s in source_samples]).to(labels)
+        if source_labels.shape != labels.shape:
+            raise ValueError(
+                'CutMix needs source and target crops of one size, got '
+                f'{tuple(source_labels.shape[-2:])} and {tuple(labels.shape[-2:])}: '
+                'use the same crop_size in both pipelines (or model.cutmix_prob=0)')
+        return MixedBatch(paste(image, source, pasted), paste(labels, source_labels, pasted),
+                          pasted)
+
+    def student_forward(self, image: Tensor) -> StudentOutput:
+        """The student on a target input: logits and Z, both (B, *, h, w)."""
+        with capture_pre_classifier_feature(final_decode_head(self.student)) as captured:
+            logits = self.student._forward(image)
+        return StudentOutput(logits, captured[-1])
+
+    def student_feature_losses(self, student: StudentOutput, mixed: MixedBatch,
+                               padding: Tensor) -> Dict[str, Tensor]:
+        """Losses on the student's target features besides L_tgt (none here)."""
+        return {}
+
+    def consistency_losses(self, student: StudentOutput, teacher: TeacherOutput,
+                           excluded: Tensor) -> Dict[str, Tensor]:
+        """L_REG (Eq. 13) between the student's and the teacher's outputs, on the
+        pixels not ``excluded`` (B, H, W: pasted or padded)."""
+        student_logits, teacher_logits = self.consistency_logits(student, teacher)
+        keep = F.interpolate((~excluded)[:, None].float(), size=student_logits.shape[-2:],
+                             mode='nearest')[:, 0].bool()
+        loss = self.loss_consistency(student_logits, teacher_logits, keep)
+        return {self.loss_consistency.loss_name: loss}
+
+    def consistency_logits(self, student: StudentOutput,
+                           teacher: TeacherOutput) -> Tuple[Tensor, Tensor]:
+        """The (B, C, h, w) logits Eq. 13 compares: the segmentation outputs."""
+        return student.logits, teacher.logits

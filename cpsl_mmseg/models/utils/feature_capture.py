@@ -36,15 +36,25 @@ def feature_dim(decode_head: nn.Module) -> int:
 
 @contextmanager
 def capture_pre_classifier_feature(
-        decode_head: nn.Module) -> Iterator[List[torch.Tensor]]:
+        decode_head: nn.Module,
+        after_dropout: bool = False) -> Iterator[List[torch.Tensor]]:
     """Within the block, every forward of ``decode_head`` appends its Z, a
-    (B, D, h, w) tensor, to the yielded list."""
+    (B, D, h, w) tensor, to the yielded list: the classifier's input before dropout,
+    or after it when ``after_dropout`` (what the reference code's teacher in train
+    mode gives; the same tensor in eval mode or for a head without dropout)."""
     captured: List[torch.Tensor] = []
+    module = pre_classifier_module(decode_head)
 
-    def hook(module: nn.Module, args: tuple) -> None:
+    def before(module: nn.Module, args: tuple) -> None:
         captured.append(args[0])
 
-    handle = pre_classifier_module(decode_head).register_forward_pre_hook(hook)
+    def after(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        captured.append(output)
+
+    if after_dropout and module is not decode_head.conv_seg:
+        handle = module.register_forward_hook(after)
+    else:
+        handle = module.register_forward_pre_hook(before)
     try:
         yield captured
     finally:

@@ -8,7 +8,11 @@ For every seed this first runs (or reuses) the whole ``run_pipeline.py`` pipelin
 trains one CPSL variant per Table 3 row from the same warm-up, P_ST and prototypes,
 with exactly one switch changed (stage ``ablation_<row>`` of that seed's directory,
 its ``config.py`` the CPSL stage's plus the switch; complete stages are skipped on
-re-runs). Writes ``DIR/ablations.json`` and the table
+re-runs). The paper's w/o CB row is also split into its two halves (w/o CB-sampling:
+uniform sampling, Eq. 10-11 prior; w/o CB-prior: Eq. 8-9 sampling, uniform prior), and
+``true-prior`` is a diagnostic row, never a default: the true class distribution of
+the toy tree's target train labels (its ``meta.json``) as a fixed Sinkhorn marginal,
+an upper bound on what distribution alignment can give. Writes ``DIR/ablations.json`` and the table
 ``DIR/ablations.md`` (target-val mIoU, mean +- std over seeds, and the difference to
 full CPSL).
 """
@@ -17,15 +21,18 @@ import json
 import os.path as osp
 import statistics
 from dataclasses import replace
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from cpsl_lab.pipeline import Launcher, Pipeline
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 # Table 3 rows: the config switches that turn each component off.
 ABLATIONS: Dict[str, Dict[str, Any]] = {
     'w/o-SL': {'model.use_self_labeling': False},
     'w/o-CB': {'model.sampling': 'uniform', 'model.class_prior.mode': 'uniform'},
+    'w/o-CB-sampling': {'model.sampling': 'uniform'},
+    'w/o-CB-prior': {'model.class_prior.mode': 'uniform'},
+    'true-prior': {'model.class_prior.mode': 'given'},  # + the tree's distribution
     'w/o-ST': {'model.use_self_training': False},
     'w/o-Init': {'model.init_head_from_prototypes': False},
     'w/o-Aug': {'model.use_strong_augmentation': False},
@@ -50,6 +57,26 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def true_target_distribution(config: str, data_root: Optional[str]) -> List[float]:
+    """Pixel share per class of the toy tree's target train labels (``meta.json``)."""
+    root = data_root or Config.fromfile(config).get('data_root')
+    meta_file = osp.join(root or '', 'meta.json')
+    if not osp.isfile(meta_file):
+        raise FileNotFoundError(f'true-prior needs the toy tree\'s {meta_file} (pass '
+                                '--data-root)')
+    with open(meta_file) as f:
+        counts = json.load(f)['splits']['target/train']['pixel_counts']
+    return [c / sum(counts) for c in counts]
+
+
+def row_options(args: argparse.Namespace, row: str) -> Dict[str, Any]:
+    options = dict(ABLATIONS[row])
+    if row == 'true-prior':
+        options['model.class_prior.distribution'] = true_target_distribution(
+            args.config, args.data_root)
+    return options
+
+
 def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
     seed_dir = osp.join(args.work_dir, f'seed{seed}')
     launcher = Launcher(args.launcher, args.gpus)
@@ -67,7 +94,8 @@ def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
         results['source-only + target BN'] = records['calibration']['mIoU']
     for row in rows:
         stage = 'ablation_' + row.replace('/', '').replace('-', '_')
-        spec = replace(pipe.specs['cpsl'], name=stage, label=row, options=ABLATIONS[row])
+        spec = replace(pipe.specs['cpsl'], name=stage, label=row,
+                       options=row_options(args, row))
         pipe.specs[stage] = spec
         record = pipe.run_stage(spec)
         print(f'[ablations] seed {seed} {row}: mIoU {record["mIoU"]:.2f}')
@@ -77,7 +105,7 @@ def run_seed(args: argparse.Namespace, seed: int, rows: List[str]) -> dict:
 
 def main() -> None:
     args = parse_args()
-    rows = args.only or list(ABLATIONS)
+    rows = args.only or [row for row in ABLATIONS if row != 'true-prior']
     per_seed = {seed: run_seed(args, seed, rows) for seed in args.seeds}
     names = ['source-only', 'source-only + target BN', 'self-training', *rows,
              'CPSL']
