@@ -58,3 +58,26 @@ def test_the_bank_holds_images_of_m_rows(repo_root):
     assert model.memory_bank.length == 60
     with pytest.raises(ValueError, match='model.memory_bank_images'):
         MODELS.build(dict(cfg, memory_bank_size=60))
+
+
+def test_run_summary_averages_the_full_bank_reports(tmp_path):
+    import json
+
+    from cpsl_mmseg.utils.class_balance_report import (class_balance_table,
+                                                       read_class_balance,
+                                                       summarize_class_balance)
+    assert read_class_balance(str(tmp_path)) is None
+    report = dict(classes=['a', 'b'], prior=[0.8, 0.2])
+    reports = [dict(report, iter=50, bank_full=False, bank_over_prior=[9.0, 9.0],
+                    precision=[0.0, 0.0]),
+               dict(report, iter=100, bank_full=True, bank_over_prior=[1.0, 0.5],
+                    precision=[0.9, float('nan')]),
+               dict(report, iter=150, bank_full=True, bank_over_prior=[1.2, 0.7],
+                    precision=[0.7, 0.4])]
+    (tmp_path / 'class_balance.json').write_text(json.dumps(reports))
+    summary = summarize_class_balance(read_class_balance(str(tmp_path)))
+    assert summary['reports'] == 2 and summary['bank_full']
+    assert summary['bank_over_prior'] == pytest.approx([1.1, 0.6])
+    assert summary['precision'] == pytest.approx([0.8, 0.4])  # NaN skipped
+    lines = class_balance_table(summary, 'CPSL')
+    assert '| b | 0.2000 | 0.60 | 0.40 |' in lines

@@ -14,9 +14,7 @@ from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
 from ...clustering.diagnostics import bank_over_prior
-
-# Written into the run's work dir: one entry per report (see log_class_balance).
-CLASS_BALANCE_FILE = 'class_balance.json'
+from ...utils.class_balance_report import CLASS_BALANCE_FILE
 
 from ..initial_statistics import compute_initial_statistics, load_statistics
 from .mean_teacher_hook import unwrap
