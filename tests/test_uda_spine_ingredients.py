@@ -4,6 +4,7 @@ weight is the confident share, the EMA ramp-up follows min(1 - 1/(t+1), alpha) a
 a resume, MIC masks have their block size and ratio, and the feature distance acts
 on thing-class cells only."""
 import copy
+import json
 
 import pytest
 import torch
@@ -289,3 +290,33 @@ def test_feature_distance_needs_pretrained_weights_and_keeps_them(repo_root, tmp
     losses = model.loss(*paired_batch())
     assert 'src.loss_feature_distance' in losses
     assert float(losses['src.loss_feature_distance']) > 0
+
+
+# ------------------------------------------------------- all of them at once
+def test_cpsl_with_every_ingredient_trains_and_resumes_exactly(tmp_path, smoke_uda_data,
+                                                               uda_options, run_tool):
+    """tools/train.py on the smoke config with every ingredient on: 4 iterations
+    (every loss finite, the EMA ramp counted), and a run resumed from iteration 2
+    that ends with exactly the same state (ramp counter included)."""
+    options = [*uda_options(smoke_uda_data, EVERYTHING), 'train_cfg.max_iters=4',
+               'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=2',
+               'default_hooks.logger.interval=1']
+    whole, resumed = tmp_path / 'whole', tmp_path / 'resumed'
+    proc = run_tool(['python', 'tools/train.py', EVERYTHING, '--work-dir', whole,
+                     '--cfg-options', *options])
+    assert 'rare class sampling: P(class) =' in proc.stdout + proc.stderr
+    run_tool(['python', 'tools/train.py', EVERYTHING, '--work-dir', resumed,
+              '--resume', whole / 'iter_2.pth', '--cfg-options', *options])
+    log = next(whole.glob('*/vis_data/scalars.json')).read_text().splitlines()
+    records = [r for r in map(json.loads, log) if "loss" in r]
+    for key in ('src.decode.loss_ce', 'src.loss_feature_distance', 'tgt.loss_tgt',
+                'masked.loss_tgt', 'loss_sl', 'loss_reg'):
+        values = [r[key] for r in records if key in r]
+        assert len(values) == 4 and all(abs(v) < 1e6 for v in values), (key, values)
+    assert records[0]['lr'] < 1e-3 * records[-1]['lr']  # the linear warm-up
+    state = torch.load(whole / 'iter_4.pth', weights_only=False)['state_dict']
+    assert int(state['teacher_updates']) == 4
+    again = torch.load(resumed / 'iter_4.pth', weights_only=False)['state_dict']
+    assert state.keys() == again.keys()
+    for key, value in state.items():
+        assert torch.equal(value, again[key]), key
