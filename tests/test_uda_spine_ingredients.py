@@ -155,6 +155,16 @@ def test_target_loss_is_weighted_by_the_share_and_pasted_pixels_by_one(repo_root
     torch.testing.assert_close(seen['weight'], expected)
 
 
+def test_a_pseudo_label_step_returning_the_old_pair_still_trains(repo_root, paired_batch):
+    """Deprecation path of the stable step: (P_ST, Y^) is taken, max P_ST its confidence."""
+    model = build(repo_root, pseudo_label_weighting=dict(threshold=0.5))
+    step = model.pseudo_labels
+    model.pseudo_labels = lambda *args: tuple(step(*args)[:2])
+    with pytest.warns(DeprecationWarning, match='PseudoLabels'):
+        losses = model.loss(*paired_batch())
+    assert torch.isfinite(losses['tgt.loss_tgt'])
+
+
 def test_cpsl_confidence_is_the_normalised_product(repo_root, paired_batch):
     model = build(repo_root, CPSL)
     dim = model.teacher.decode_head.conv_seg.in_channels

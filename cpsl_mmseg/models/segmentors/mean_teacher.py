@@ -44,8 +44,8 @@ from ..utils.batch_norm import freeze_batch_norm
 from ..utils.cutmix import paste
 from ..utils.ema import check_momentum, momentum_update_
 from ..utils.feature_capture import capture_pre_classifier_feature
-from .self_training_ingredients import (SelfTrainingIngredients, check_choice,
-                                        source_labels_of)
+from .self_training_ingredients import (PseudoLabels, SelfTrainingIngredients,
+                                        as_pseudo_labels, check_choice, source_labels_of)
 from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
@@ -66,16 +66,6 @@ class StudentOutput(NamedTuple):
 
     logits: Tensor
     features: Tensor
-
-
-class PseudoLabels(NamedTuple):
-    """The pseudo-label step's output: P_ST (B, C, H, W), the hard label Y^ (B, H, W)
-    and Y^'s confidence (B, H, W) in [0, 1], 0 on padding (what DAFormer's quality
-    weight thresholds)."""
-
-    p_st: Tensor
-    labels: Tensor
-    confidence: Tensor
 
 
 class MixedBatch(NamedTuple):
@@ -310,7 +300,8 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         weak, target_samples = inputs['target'], data_samples['target']
         teacher = self.teacher_forward(weak)
         padding = self.padding_mask(weak, target_samples)
-        pseudo = self.pseudo_labels(weak, target_samples, teacher, padding)
+        pseudo = as_pseudo_labels(
+            self.pseudo_labels(weak, target_samples, teacher, padding), padding)
         losses.update(self.pseudo_label_losses(teacher, pseudo.labels))
         weight = self.pseudo_label_weight(pseudo.confidence, padding)
         losses.update(self.target_losses(inputs, data_samples, pseudo.labels, teacher,

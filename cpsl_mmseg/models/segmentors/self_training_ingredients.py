@@ -2,8 +2,8 @@
 one method each; :class:`~.mean_teacher.MeanTeacherSelfTraining` (and so ``CPSL``)
 takes the keys as arguments and calls the methods from its steps.
 
-Every ingredient is off by default, and then computes nothing and draws no random
-number: a config without them trains exactly as before. Config keys (``model.*``):
+Every ingredient is off by default, and then adds no loss, no state and no random
+draw: a config without them trains exactly as before. Config keys (``model.*``):
 
 * ``mix``: ``'cutmix'`` (default: boxes, ``cutmix_prob`` / ``cutmix_box``) or
   ``'classmix'`` (DACS / DAFormer: every target crop gets the pixels of half of the
@@ -36,14 +36,16 @@ number: a config without them trains exactly as before. Config keys (``model.*``
   (:mod:`..utils.masking`), learns the pseudo labels Y^ (CPSL: the rectified ones)
   with their quality weight. Logged as ``masked.loss_tgt``.
 """
+import warnings
 from functools import partial
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 from mmseg.models.utils import resize
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
+from ...clustering import normalised_confidence
 from ..utils.classmix import CLASS_POOLS, class_mix_masks
 from ..utils.color_augmentation import ColorJitterBlur
 from ..utils.cutmix import half_area_batch_box, random_box_masks
@@ -54,6 +56,29 @@ from ..utils.masking import BlockMasking
 from ..utils.quality_weight import PseudoLabelQualityWeight
 
 MIX_MODES = ('cutmix', 'classmix')
+
+
+class PseudoLabels(NamedTuple):
+    """The pseudo-label step's output: P_ST (B, C, H, W), the hard label Y^ (B, H, W)
+    and Y^'s confidence (B, H, W) in [0, 1], 0 on padding (what DAFormer's quality
+    weight thresholds)."""
+
+    p_st: Tensor
+    labels: Tensor
+    confidence: Tensor
+
+
+def as_pseudo_labels(output: Union[PseudoLabels, Tuple[Tensor, Tensor]],
+                     padding: Tensor) -> PseudoLabels:
+    """The pseudo-label step's output as :class:`PseudoLabels`. The (P_ST, Y^) pair the
+    step returned before it had a confidence is still taken, with max P_ST as the
+    confidence and a DeprecationWarning."""
+    if isinstance(output, PseudoLabels):
+        return output
+    warnings.warn('pseudo_labels() returning (P_ST, Y^) is deprecated: return '
+                  'PseudoLabels(p_st, labels, confidence)', DeprecationWarning)
+    p_st, labels = output
+    return PseudoLabels(p_st, labels, normalised_confidence(p_st).masked_fill(padding, 0.0))
 
 
 def check_choice(key: str, value: str, choices: tuple) -> None:
