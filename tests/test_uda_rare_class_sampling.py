@@ -111,8 +111,8 @@ class CropSequence:
 
 
 @pytest.mark.parametrize('retries, calls, pixels', [(10, 3, 30), (1, 2, 20), (0, 1, 10)])
-def test_crops_are_redrawn_until_the_class_has_enough_pixels(tmp_path, retries, calls,
-                                                            pixels):
+def test_crops_are_redrawn_until_the_class_has_enough_pixels(
+        tmp_path, retries, calls, pixels):
     stats = tmp_path / 'class_stats.json'
     stats.write_text(json.dumps(dict(images={'x': {'0': 10, '1': 100}})))
     crops = CropSequence([10, 20, 30, 40])

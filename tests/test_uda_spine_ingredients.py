@@ -132,8 +132,8 @@ def test_quality_weight_is_the_confident_share():
         PseudoLabelQualityWeight(per='pixel')
 
 
-def test_target_loss_is_weighted_by_the_share_and_pasted_pixels_by_one(repo_root,
-                                                                     paired_batch):
+def test_target_loss_is_weighted_by_the_share_and_pasted_pixels_by_one(
+        repo_root, paired_batch):
     model = build(repo_root, pseudo_label_weighting=dict(threshold=0.5), cutmix_prob=1.0)
     seen = {}
     loss_forward, mix = model.loss_target.forward, model.mix_with_source
@@ -223,8 +223,8 @@ def test_mic_masks_have_the_block_size_and_ratio(height, width, block):
     assert torch.equal(masked, images.masked_fill(hidden[:, None], 0.0))
 
 
-def test_mic_student_learns_the_pseudo_labels_on_the_masked_weak_view(repo_root,
-                                                                     paired_batch):
+def test_mic_student_learns_the_pseudo_labels_on_the_masked_weak_view(
+        repo_root, paired_batch):
     model = build(repo_root, masked_consistency=dict(block_size=16, mask_ratio=0.5,
                                                      loss_weight=0.5))
     seen = []
