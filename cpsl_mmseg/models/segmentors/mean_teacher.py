@@ -350,12 +350,12 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         if not self.use_strong_augmentation:
             return MixedBatch(image, labels, torch.zeros_like(labels, dtype=torch.bool))
         source_labels = source_labels_of(source_samples, labels).to(labels)
-        pasted = self.source_mask(source_labels)
         if source_labels.shape != labels.shape:
             raise ValueError(
                 'Mixing needs source and target crops of one size, got '
                 f'{tuple(source_labels.shape[-2:])} and {tuple(labels.shape[-2:])}: '
-                'use the same crop_size in both pipelines (or model.cutmix_prob=0)')
+                'use the same crop_size in both pipelines')
+        pasted = self.source_mask(source_labels)
         mixed = paste(image, source, pasted)
         if self.mix_augmentation is not None:
             mixed = self.mix_augmentation(mixed)
