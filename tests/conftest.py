@@ -254,6 +254,11 @@ def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
             d.update(tiny_model[kind])
         elif kind == 'CPSL':
             d.update(memory_bank_images=8, samples_per_image=8)
+        elif kind == 'UDADataset' and d.get('rare_class_sampling'):
+            # counted at build on the tiny data, min_pixels at its resolution
+            d['rare_class_sampling'] = dict(
+                d['rare_class_sampling'], stats_file=None,
+                min_pixels=d['rare_class_sampling']['min_pixels'] // SHRINK**2)
         elif kind == 'LabColorTransfer':
             d['reference_dir'] = str(data / 'cityscapes/leftImg8bit/train')
         if 'num_workers' in d:
@@ -262,6 +267,9 @@ def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
     cfg = copy.deepcopy(cfg)
     without_downloads(cfg.model)
     walk(cfg._cfg_dict, visit)
+    if cfg.model.get('feature_distance'):
+        cfg.model.feature_distance.init_cfg = tiny_imagenet_backbone(
+            cfg.model.segmentor.backbone, work_dir.parent / 'imagenet_backbone.pth')
     cfg.work_dir = str(work_dir)
     cfg.train_cfg.max_iters = 1
     cfg.train_cfg.val_interval = 1000
@@ -269,6 +277,14 @@ def shrink(cfg: Config, data: Path, work_dir: Path) -> Config:
     cfg.default_hooks.checkpoint.update(interval=1000, save_best=None)
     cfg.randomness = dict(seed=0)
     return cfg
+
+
+def tiny_imagenet_backbone(backbone_cfg: dict, path: Path) -> dict:
+    """A stand-in for the ImageNet weights of a shrunk backbone (the frozen copy of the
+    feature distance): its initial weights saved to ``path``, as a Pretrained init_cfg."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(MODELS.build(copy.deepcopy(backbone_cfg)).state_dict(), path)
+    return dict(type='Pretrained', checkpoint=str(path))
 
 
 def tiny_simclr_file(cfg: Config, path: Path) -> str:

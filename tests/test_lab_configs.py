@@ -73,3 +73,83 @@ def test_pretrained_warmup_starts_from_the_packaged_imagenet_weights(config):
         assert torch.equal(value, packaged[key]), key
     # the head is new: the file has no decode-head tensors to load
     assert not any(key.startswith('decode_head') for key in packaged)
+
+
+# ------------------------------------------- DAFormer / MIC spines and ingredients
+PRETRAINED = 'deeplabv3plus_efficientnet-lite0_toy-128x64.py'
+INGREDIENTS = {  # config name -> the settings it changes in the mean teacher
+    'classmix': {'model.mix'},
+    'dacs-augmentation': {'model.mix_augmentation', 'train_dataloader.dataset.target'},
+    'quality-weighting': {'model.pseudo_label_weighting'},
+    'ema-rampup': {'model.teacher_momentum_rampup'},
+    'feature-distance': {'model.feature_distance'},
+    'masked-consistency': {'model.masked_consistency'},
+    'rare-class-sampling': {'train_dataloader.dataset.rare_class_sampling'},
+    'lr-warmup': {'param_scheduler'},
+}
+SETTINGS = ('model', 'train_dataloader', 'param_scheduler', 'optim_wrapper', 'train_cfg',
+            'val_dataloader', 'custom_hooks', 'data_preprocessor')
+
+
+def settings(name: str) -> dict:
+    """The run's settings (not the named variables of the bases), flattened to the
+    depth of the INGREDIENTS keys."""
+    cfg = Config.fromfile(str(TOY / name)).to_dict()
+    flat = {}
+    for key in SETTINGS:
+        value = cfg.get(key)
+        if key in ('model', 'train_dataloader') and isinstance(value, dict):
+            for sub, item in value.items():
+                if sub == 'dataset':
+                    flat.update({f'{key}.dataset.{k}': v for k, v in item.items()})
+                else:
+                    flat[f'{key}.{sub}'] = item
+        else:
+            flat[key] = value
+    return flat
+
+
+def changed(a: dict, b: dict) -> dict:
+    return {k: b.get(k) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+
+
+@pytest.mark.parametrize('ingredient', sorted(INGREDIENTS))
+def test_each_ingredient_config_is_the_mean_teacher_with_that_ingredient(ingredient):
+    base = settings(f'mean-teacher_{PRETRAINED}')
+    diff = changed(base, settings(f'mean-teacher-{ingredient}_{PRETRAINED}'))
+    assert set(diff) == INGREDIENTS[ingredient]
+
+
+def test_spines_are_the_ingredients_together_and_cpsl_gets_the_same():
+    mean_teacher, cpsl = settings(f'mean-teacher_{PRETRAINED}'), settings(f'cpsl_{PRETRAINED}')
+    daformer = changed(mean_teacher, settings(f'daformer_{PRETRAINED}'))
+    expected = set().union(*(keys for name, keys in INGREDIENTS.items()
+                             if name != 'masked-consistency'))
+    assert set(daformer) == expected
+    assert daformer['train_dataloader.dataset.target'] == changed(
+        mean_teacher, settings(f'mean-teacher-dacs-augmentation_{PRETRAINED}'))[
+            'train_dataloader.dataset.target']  # the weak view, no strong view
+    mic = changed(mean_teacher, settings(f'mic_{PRETRAINED}'))
+    assert set(mic) == expected | {'model.masked_consistency'}
+    for spine, diff in (('daformer', daformer), ('mic', mic)):
+        on_cpsl = changed(cpsl, settings(f'cpsl-{spine}_{PRETRAINED}'))
+        assert set(on_cpsl) == set(diff), spine
+        for key in diff:  # the same values (the target stream keeps CPSL's P_ST)
+            if key != 'train_dataloader.dataset.target':
+                assert on_cpsl[key] == diff[key], key
+        steps = [t['type'] for t in on_cpsl['train_dataloader.dataset.target']['pipeline']]
+        assert 'LoadSoftPseudoLabel' in steps and 'StrongPhotometricView' not in steps
+
+
+def test_spine_stages_are_optional_pipeline_stages_on_the_shared_inputs():
+    cfg = Config.fromfile(str(TOY / f'cpsl_{PRETRAINED}'))
+    stages = {s['name']: s for s in cfg.uda_pipeline.stages}
+    for name in ('daformer', 'mic', 'cpsl_daformer', 'cpsl_mic'):
+        stage = stages[name]
+        assert stage['optional'] and stage['network'] == 'calibration', name
+        assert (REPO / stage['config']).is_file()
+        if name.startswith('cpsl'):
+            assert (stage['pseudo_labels'], stage['statistics']) == (
+                stages['cpsl'].get('pseudo_labels'), stages['cpsl'].get('statistics'))
+    names = [s['name'] for s in cfg.uda_pipeline.stages]
+    assert names[-2:] == ['oracle', 'analysis']

@@ -340,15 +340,28 @@ def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, r
 
 def test_the_pretrained_family_runs_through_every_stage(tiny_toy, tmp_path, run_tool):
     """The README main job's family (ImageNet-pretrained EfficientNet-Lite0) through
-    every stage and the oracle, each training stage on one of that family's configs."""
+    every stage, the oracle and CPSL on the MIC spine (every DAFormer / MIC ingredient
+    on, from the same warm-up, P_ST and prototypes), each training stage on one of that
+    family's configs."""
     work = tmp_path / 'pretrained'
     run_tool(['python', TOOL, PRETRAINED_CONFIG, '--work-dir', work, '--data-root',
-              tiny_toy, '--oracle', '--cfg-options', *TINY], timeout=900)
+              tiny_toy, '--with', 'oracle', 'cpsl_mic', '--cfg-options', *TINY],
+             timeout=900)
     summary = json.loads((work / 'summary.json').read_text())
-    for stage in STAGE_DIRS + ('oracle', ):
+    for stage in STAGE_DIRS + ('oracle', 'cpsl_mic'):
         assert (work / stage / 'stage.json').is_file(), stage
-    for stage in ('warmup', 'calibration', 'self_training', 'cpsl', 'oracle'):
+    for stage in ('warmup', 'calibration', 'self_training', 'cpsl', 'oracle', 'cpsl_mic'):
         assert 0.0 <= summary['stages'][stage]['mIoU'] <= 100.0, stage
+    spine = Config.fromfile(str(work / 'cpsl_mic' / 'config.py'))
+    assert spine.model.type == 'CPSL' and spine.model.warmup_checkpoint.endswith(
+        'calibrated.pth')
+    for key in ('mix_augmentation', 'pseudo_label_weighting', 'feature_distance',
+                'masked_consistency'):
+        assert spine.model[key], key
+    assert spine.train_dataloader.dataset.rare_class_sampling
+    train_log = (work / 'cpsl_mic' / 'train.log').read_text()
+    for key in ('src.loss_feature_distance', 'masked.loss_tgt', 'loss_sl'):
+        assert key in train_log, key
     for stage in TRAINED + ('oracle', ):
         cfg = Config.fromfile(str(work / stage / 'config.py'))
         segmentor = cfg.model.get('segmentor', cfg.model)

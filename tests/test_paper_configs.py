@@ -21,7 +21,7 @@ CONFIGS = REPO / 'configs'
 ALL_CONFIGS = sorted(
     str(p.relative_to(REPO)) for p in CONFIGS.rglob('*.py')
     if '_base_' not in p.parts and 'pipelines' not in p.parts)
-PAPER_DIRS = ('source_only', 'warmup', 'cpsl', 'distill')
+PAPER_DIRS = ('source_only', 'warmup', 'cpsl', 'distill', 'daformer', 'mic')
 PAPER_CONFIGS = [
     c for c in ALL_CONFIGS if Path(c).relative_to('configs').parts[0] in PAPER_DIRS
 ]
@@ -93,6 +93,8 @@ def test_config_builds(config, fast_init, no_downloads):
     assert cfg.custom_imports['imports'] == ['cpsl_mmseg']
     model_cfg = copy.deepcopy(cfg.model)
     no_downloads(model_cfg)
+    if model_cfg.get('feature_distance'):  # named, never loaded: building only
+        model_cfg.feature_distance.init_cfg = dict(type='Pretrained', checkpoint='unused')
     model = MODELS.build(model_cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
 
@@ -197,6 +199,71 @@ def test_adversarial_warmup_config():
     assert 'LoadSoftPseudoLabel' not in target
 
 
+SPINE_TAIL = 'segformer_mit-b5_1xb2-40k_{}-to-cityscapes-512x512.py'
+
+
+@pytest.mark.parametrize('dataset', ['gta5', 'synthia'])
+@pytest.mark.parametrize('spine', ['daformer/daformer', 'daformer/cpsl-daformer',
+                                   'mic/mic-daformer', 'mic/cpsl-mic-daformer'])
+def test_daformer_and_mic_configs_carry_their_published_settings(spine, dataset):
+    cfg = load(f'configs/{spine}_{SPINE_TAIL.format(dataset)}')
+    model = cfg.model
+    assert model.type == ('CPSL' if 'cpsl' in spine else 'MeanTeacherSelfTraining')
+    assert model.segmentor.backbone.type == 'MixVisionTransformer'
+    assert model.segmentor.backbone.num_layers == [3, 6, 40, 3]  # MiT-B5
+    # optimiser: AdamW 6e-5, head x10, no decay on norms / position blocks;
+    # linear warm-up of 1,500 iterations from 1e-6, poly 1.0, 40k iterations
+    optim = cfg.optim_wrapper
+    assert (optim.optimizer.type, optim.optimizer.lr) == ('AdamW', 6e-5)
+    keys = optim.paramwise_cfg.custom_keys
+    assert keys['student.decode_head'].lr_mult == 10.0
+    assert keys['norm'].decay_mult == keys['pos_block'].decay_mult == 0.0
+    warmup, poly = cfg.param_scheduler
+    assert (warmup.type, warmup.start_factor, warmup.end) == ('LinearLR', 1e-6, 1500)
+    assert (poly.type, poly.power, poly.end) == ('PolyLR', 1.0, 40000)
+    assert cfg.train_cfg.max_iters == 40000
+    # data: batch 2, 512x512 crops, GTA5 1280x720 / SYNTHIA 1280x760, Cityscapes 1024x512
+    data = cfg.train_dataloader
+    assert data.batch_size == 2
+    scales = {s: [t.scale for t in data.dataset[s].pipeline if t.type == 'Resize']
+              for s in ('source', 'target')}
+    assert scales == dict(source=[(1280, 720 if dataset == 'gta5' else 760)],
+                          target=[(1024, 512)])
+    crops = [t.crop_size for s in ('source', 'target') for t in data.dataset[s].pipeline
+             if t.type == 'RandomCrop']
+    assert crops == [(512, 512)] * 2
+    assert data.dataset.rare_class_sampling == dict(
+        class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5, stats_file='class_stats.json')
+    # the ingredients
+    assert model.mix == 'classmix'
+    assert model.mix_augmentation == dict(color_jitter_strength=0.2,
+                                          color_jitter_prob=0.8, blur_prob=0.5)
+    assert model.pseudo_label_weighting == dict(threshold=0.968, ignore_top=15,
+                                                ignore_bottom=120)
+    assert model.teacher_momentum == 0.001 and model.teacher_momentum_rampup
+    things = ([6, 7, 11, 12, 13, 14, 15, 16, 17, 18] if dataset == 'gta5'
+              else [6, 7, 10, 11, 12, 13, 14, 15])
+    assert model.feature_distance.classes == things
+    assert (model.feature_distance.loss_weight,
+            model.feature_distance.scale_min_ratio) == (0.005, 0.75)
+    if 'mic' in spine:
+        assert model.masked_consistency == dict(
+            block_size=32, mask_ratio=0.7, loss_weight=1.0,
+            color_augmentation=model.mix_augmentation)
+    else:
+        assert 'masked_consistency' not in model
+    if 'cpsl' in spine:  # from the SegFormer warm-up, P_ST stored, ImageNet for FD only
+        assert model.warmup_checkpoint.endswith('iter_40000.pth')
+        assert model.segmentor.backbone.init_cfg is None
+        assert model.feature_distance.init_cfg.type == 'Pretrained'
+        assert model.loss_consistency.loss_weight == 5.0
+        assert model.target_loss_view == 'weak'
+    else:  # from ImageNet, no consistency term, no strong view
+        assert model.segmentor.backbone.init_cfg.type == 'Pretrained'
+        assert model.loss_consistency.loss_weight == 0.0
+        assert 'StrongPhotometricView' not in str(data.dataset.target.pipeline)
+
+
 @pytest.mark.parametrize('switch', sorted(ABLATIONS))
 def test_ablation_differs_in_exactly_its_switch(switch):
     full = flatten(load(GTA5_CPSL).to_dict())
@@ -243,8 +310,13 @@ def test_one_training_iteration(config, paper_data, tmp_path, shrink_paper_confi
     cfg = shrink_paper_config(load(config), paper_data, tmp_path / 'work')
     runner, _ = train_one_iteration(cfg)
     expected = ['loss']
-    if cfg.model.type == 'CPSL':
+    if cfg.model.type in ('CPSL', 'MeanTeacherSelfTraining'):
         expected += ['src.decode.loss_ce', 'tgt.loss_tgt', 'loss_reg']
+        if cfg.model.get('feature_distance'):
+            expected.append('src.loss_feature_distance')
+        if cfg.model.get('masked_consistency'):
+            expected.append('masked.loss_tgt')
+    if cfg.model.type == 'CPSL':
         if cfg.model.use_self_labeling:
             expected.append('loss_sl')
         if cfg.model.get('self_labeling_from_scores'):

@@ -229,6 +229,11 @@ def test_gta5_dataset_loads_converted_tree(tmp_path, gta5_tool):
         assert sample['data_samples'].img_path.endswith(f'images/{stem}.png')
         if expected[stem] is not None:
             np.testing.assert_array_equal(gt, expected[stem])
+    # the converter's class_stats.json is what the dataset counts itself (rare class
+    # sampling reads either; tools/compute_class_stats.py writes the latter)
+    from cpsl_mmseg.datasets.class_stats import dataset_class_statistics
+    written = json.loads((tmp_path / 'class_stats.json').read_text())
+    assert dataset_class_statistics(dataset) == written
 
 
 # -------------------------------------------------------------------------- SYNTHIA

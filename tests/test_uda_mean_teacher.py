@@ -38,12 +38,13 @@ def test_mean_teacher_trains_on_the_teacher_argmax(repo_root, paired_batch):
     # its pseudo labels are the teacher's own argmax (P_ST = teacher softmax)
     teacher = model.teacher_forward(inputs['target'])
     padding = model.padding_mask(inputs['target'], samples['target'])
-    p_st, labels = model.pseudo_labels(inputs['target'], samples['target'], teacher,
-                                       padding)
+    p_st, labels, confidence = model.pseudo_labels(inputs['target'], samples['target'],
+                                                   teacher, padding)
     expected = model.teacher.eval().encode_decode(
         inputs['target'], [s.metainfo for s in samples['target']]).softmax(1)
     torch.testing.assert_close(p_st, expected, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(labels, p_st.argmax(1))
+    torch.testing.assert_close(confidence, p_st.max(1).values)  # DAFormer's confidence
 
 
 def test_mean_teacher_refuses_a_second_step_without_the_ema_hook(repo_root, paired_batch):

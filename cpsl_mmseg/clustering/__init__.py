@@ -7,7 +7,8 @@ pseudo label (Eq. 1).
 from .class_prior import PRIOR_MODES, ClassPrior
 from .memory_bank import PixelMemoryBank
 from .prototypes import PrototypeAccumulator
-from .rectification import confident_argmax, rectify_pseudo_labels
+from .rectification import (confident_argmax, normalised_confidence, rectified_confidence,
+                            rectify_pseudo_labels)
 from .sampling import (class_balanced_sample, class_distribution, class_quotas,
                        gather_pixels, uniform_sample)
 from .sinkhorn import distribution_aligned_sinkhorn
@@ -15,5 +16,6 @@ from .sinkhorn import distribution_aligned_sinkhorn
 __all__ = [
     'PRIOR_MODES', 'ClassPrior', 'PixelMemoryBank', 'PrototypeAccumulator',
     'class_balanced_sample', 'class_quotas', 'class_distribution', 'confident_argmax',
-    'distribution_aligned_sinkhorn', 'gather_pixels', 'rectify_pseudo_labels', 'uniform_sample'
+    'distribution_aligned_sinkhorn', 'gather_pixels', 'normalised_confidence',
+    'rectified_confidence', 'rectify_pseudo_labels', 'uniform_sample'
 ]

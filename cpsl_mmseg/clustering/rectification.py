@@ -35,6 +35,26 @@ def confident_argmax(scores: Tensor,
 
 
 @torch.no_grad()
+def normalised_confidence(scores: Tensor) -> Tensor:
+    """The confidence of ``argmax_c scores``: ``max_c scores / sum_c scores`` per pixel.
+
+    For probabilities (the teacher's P_ST) it is the max softmax; for CPSL's product
+    P_SL * P_ST it is the probability of the rectified label once the product is
+    normalised over the classes, the quantity ``confidence_threshold`` compares.
+
+    Args:
+        scores: (B, C, H, W) non-negative class scores.
+
+    Returns:
+        (B, H, W) float in [0, 1]; 0 where the scores sum to 0 (padding, no P_ST).
+    """
+    scores = scores.float()
+    total = scores.sum(dim=1)
+    best = scores.max(dim=1).values
+    return torch.where(total > 0, best / total.clamp(min=1e-30), torch.zeros_like(best))
+
+
+@torch.no_grad()
 def rectify_pseudo_labels(p_sl: Tensor,
                           p_st: Tensor,
                           confidence_threshold: float = 0.0,
@@ -66,3 +86,13 @@ def rectify_pseudo_labels(p_sl: Tensor,
         ignored |= ignore_mask.bool()
     return confident_argmax(p_sl.float() * p_st.float(), confidence_threshold,
                             ignore_index, ignored)
+
+
+@torch.no_grad()
+def rectified_confidence(p_sl: Tensor, p_st: Tensor,
+                         ignore_mask: Optional[Tensor] = None) -> Tensor:
+    """The confidence of the rectified label of Eq. 1: ``max_c (P_SL P_ST) / sum_c
+    (P_SL P_ST)`` per pixel (:func:`normalised_confidence` of the product whose argmax
+    :func:`rectify_pseudo_labels` takes), (B, H, W); 0 on ``ignore_mask`` (B, H, W)."""
+    confidence = normalised_confidence(p_sl.float() * p_st.float())
+    return confidence if ignore_mask is None else confidence.masked_fill(ignore_mask, 0.0)

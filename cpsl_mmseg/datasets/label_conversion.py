@@ -28,10 +28,11 @@ import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
+from .class_stats import STATS_FILE, statistics_from_counts
+
 IGNORE_INDEX = 255
 OUTPUT_SUFFIX = '_labelTrainIds.png'
 SPLIT_FILE = 'train.txt'
-STATS_FILE = 'class_stats.json'
 REPORT_FILE = 'conversion_report.json'
 PARTIAL_SUFFIX = '.partial'
 
@@ -231,29 +232,14 @@ def remove_partial_files(folder: str) -> int:
 
 
 def class_statistics(results: Sequence[PairResult], classes: Sequence[str]) -> dict:
-    """Pixel statistics of the usable images, for rare-class work.
-
-    Returns:
-        dict: ``pixel_counts`` (class -> pixels over the split), ``ignore_pixels``,
-        ``image_counts`` (class -> images containing it), ``pixel_share`` (class ->
-        fraction of the non-ignored pixels) and ``images`` (stem -> {train id as str:
-        pixels} for the classes present in that image).
-    """
+    """Pixel statistics of the usable images, for rare class sampling: the
+    ``class_stats.json`` content of :func:`.class_stats.statistics_from_counts`, keyed
+    by stem (``pixel_counts``, ``image_counts``, ``pixel_share`` per class;
+    ``images``: stem -> {train id as str: pixels} for the classes present)."""
     usable = [r for r in results if r.status != 'skipped']
-    counts = np.array([r.class_counts for r in usable], dtype=np.int64).reshape(
-        len(usable), len(classes))
-    total = counts.sum(0)
-    share = total / max(int(total.sum()), 1)
-    return dict(
-        classes=list(classes),
-        ignore_index=IGNORE_INDEX,
-        num_images=len(usable),
-        pixel_counts={c: int(n) for c, n in zip(classes, total)},
-        ignore_pixels=int(sum(r.ignore_count for r in usable)),
-        image_counts={c: int(n) for c, n in zip(classes, (counts > 0).sum(0))},
-        pixel_share={c: float(s) for c, s in zip(classes, share)},
-        images={r.stem: {str(k): n for k, n in enumerate(r.class_counts) if n > 0}
-                for r in usable})
+    return statistics_from_counts([r.stem for r in usable],
+                                  [r.class_counts for r in usable],
+                                  [r.ignore_count for r in usable], classes)
 
 
 def conversion_report(dataset: str, root: str, results: Sequence[PairResult],

@@ -1,10 +1,11 @@
 """Pairing a labelled source stream with an unlabelled target stream."""
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmseg.registry import DATASETS
 
+from .rare_class_sampling import RareClassSampler
 from .sample_checks import CheckedSamplesMixin, check_sample
 
 ConfigOrDataset = Union[dict, BaseDataset]
@@ -25,14 +26,26 @@ class UDADataset:
     empty stream is refused when the dataset is built; each error names the file or
     the config key.
 
+    With ``rare_class_sampling`` (DAFormer's RCS, :mod:`.rare_class_sampling`) the
+    source sample of each item is drawn by class rarity instead: the sampler's index
+    then only seeds the draw, together with numpy's global RNG (seeded per worker and
+    rank by mmengine), so ranks whose numpy streams coincide (``num_workers=0``,
+    ``diff_rank_seed=False``) still draw different images, and a run is reproducible
+    for a given seed; the epoch length stays the source's length.
+
     Args:
         source: config (or instance) of the labelled source dataset.
         target: config (or instance) of the target dataset (its pipeline ends in
             ``PackUDATargetInputs``).
+        rare_class_sampling: ``RareClassSampler`` kwargs, e.g. DAFormer's
+            ``dict(class_temp=0.01, min_pixels=3000, min_crop_ratio=0.5)`` with
+            ``stats_file='class_stats.json'`` (the converters' file in the source's
+            data_root; omitted: the counts are computed at build). Default None: off.
     """
 
     def __init__(self, source: ConfigOrDataset,
-                 target: ConfigOrDataset) -> None:
+                 target: ConfigOrDataset,
+                 rare_class_sampling: Optional[dict] = None) -> None:
         self.source = self._build(source, 'source')
         self.target = self._build(target, 'target')
         src_classes = self.source.metainfo.get('classes')
@@ -45,6 +58,14 @@ class UDADataset:
         # this package's datasets check their own samples
         self._unchecked = {name: not isinstance(getattr(self, name), CheckedSamplesMixin)
                            for name in ('source', 'target')}
+        self.rare_class_sampler = None
+        if rare_class_sampling is not None:
+            key = 'train_dataloader.dataset.rare_class_sampling'
+            try:
+                self.rare_class_sampler = RareClassSampler(
+                    self.source, **dict(rare_class_sampling), config_key=key)
+            except TypeError as error:
+                raise TypeError(f'{key}: {error}') from None
 
     @staticmethod
     def _build(cfg: ConfigOrDataset, key: str) -> BaseDataset:
@@ -80,7 +101,12 @@ class UDADataset:
 
     def __getitem__(self, idx: int) -> dict:
         target_idx = np.random.randint(len(self.target))
-        item = dict(source=self.source[idx], target=self.target[target_idx])
+        if self.rare_class_sampler is None:
+            source = self.source[idx]
+        else:
+            rng = np.random.default_rng([np.random.randint(2**31), idx])
+            source = self.rare_class_sampler.sample(rng)
+        item = dict(source=source, target=self.target[target_idx])
         for name, sample in item.items():
             if self._unchecked[name]:
                 check_sample(sample, self.metainfo.get('classes'))

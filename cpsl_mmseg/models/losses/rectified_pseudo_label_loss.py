@@ -8,6 +8,7 @@ paper's own constant, -4, is not what the reference trains with).
 Defaults follow the paper (``ce_weight=1, rce_weight=0``).
 """
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -45,8 +46,13 @@ class RectifiedPseudoLabelLoss(nn.Module):
         self.loss_weight = loss_weight
         self._loss_name = loss_name
 
-    def forward(self, seg_logits: Tensor, labels: Tensor) -> Tensor:
+    def forward(self, seg_logits: Tensor, labels: Tensor,
+                weight: Optional[Tensor] = None) -> Tensor:
         """Loss of (B, C, H, W) logits against (B, H, W) long labels at the same H, W.
+
+        ``weight`` (B, H, W), optional: each pixel's loss is multiplied by it before
+        the average over the non-ignored pixels (the pseudo-label quality weight of
+        DAFormer: the denominator stays the pixel count).
 
         Returns:
             Scalar; zero (still attached to ``seg_logits``) when every pixel is ignored.
@@ -62,6 +68,11 @@ class RectifiedPseudoLabelLoss(nn.Module):
         per_pixel = self.ce_weight * -log_prob
         if self.rce_weight:
             per_pixel = per_pixel + self.rce_weight * -LOG_ZERO * (1.0 - log_prob.exp())
+        if weight is not None:
+            if weight.shape != labels.shape:
+                raise ValueError('RectifiedPseudoLabelLoss: weight must be (B, H, W) like '
+                                 f'the labels, got {tuple(weight.shape)}')
+            per_pixel = per_pixel * weight
         total = torch.where(valid, per_pixel, torch.zeros_like(per_pixel)).sum()
         return self.loss_weight * total / valid.sum().clamp(min=1)
 

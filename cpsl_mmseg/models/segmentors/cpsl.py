@@ -9,7 +9,8 @@ replaced; one :meth:`CPSL.loss` call is one iteration of Algorithm 1 (supplement
      |- source_loss()          L_src (Eq. 3)                        [mean teacher]
      |- teacher_forward()      f'_SEG on the weak view: Z, logits   [mean teacher]
      |- pseudo_labels()        P_ST, P_SL of the momentum head f'_SL (Eq. 4),
-     |                         rectified label Y^ = argmax P_SL * P_ST (Eq. 1)
+     |                         rectified label Y^ = argmax P_SL * P_ST (Eq. 1) and
+     |                         its confidence (normalised max of P_SL * P_ST)
      |- pseudo_label_losses()  class shares of Y^ for Eq. 11; self_labeling_losses():
      |                         class-balanced sampling of Z (Eq. 8-9), Sinkhorn on
      |                         [samples; memory bank] with the class prior as row
@@ -17,20 +18,19 @@ replaced; one :meth:`CPSL.loss` call is one iteration of Algorithm 1 (supplement
      '- target_losses()        L_tgt (Eq. 2), L_REG (Eq. 13)         [mean teacher]
 
 The total of Eq. 14 is the sum of the returned ``loss*`` entries (lambda1, lambda2 are
-the ``loss_weight`` of the self-labeling and consistency losses).
+the ``loss_weight`` of the self-labeling and consistency losses). The mean teacher's
+DAFormer / MIC ingredients apply unchanged, on Y^ (``self_training_ingredients.py``).
 
 State that must survive a resume (teacher, momentum head, memory bank, class prior,
 ``statistics_initialized``) lives in submodules and buffers. After each optimiser
 step ``MeanTeacherHook`` calls :meth:`momentum_update` (teacher and f'_SL) and
 ``OnlineClusteringHook`` calls :meth:`update_class_prior` (Eq. 11) and logs
-:attr:`last_balance` (does the bank hold each class as the prior asks, do the
-Sinkhorn assignments agree with the rows' rectified labels); before the first step
-``OnlineClusteringHook`` initialises the head and the prior (Eq. 7, Eq. 10).
-
-Switches reproduce the authors' code where it departs from the paper (here and in
-the mean teacher; ``docs/fidelity.md``); the defaults follow the paper.
+:attr:`last_balance` (bank make-up against the prior, Sinkhorn against the rows'
+rectified labels); before the first step it initialises the head and the prior
+(Eq. 7, Eq. 10). Switches reproduce the authors' code where it departs from the paper
+(``docs/fidelity.md``); the defaults follow the paper.
 """
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -41,16 +41,16 @@ from torch import Tensor
 
 from ...clustering import (ClassPrior, PixelMemoryBank, PrototypeAccumulator,
                            class_balanced_sample, class_distribution,
-                           gather_pixels, rectify_pseudo_labels, uniform_sample)
+                           gather_pixels, rectified_confidence, rectify_pseudo_labels,
+                           uniform_sample)
 from ...clustering.diagnostics import class_balance_report, label_shares
 from ...clustering.sinkhorn import grouped_sinkhorn
 from ..utils.feature_capture import feature_dim
-from .mean_teacher import (MeanTeacherSelfTraining, MixedBatch, StudentOutput,
-                           TeacherOutput, check_choice)
+from .mean_teacher import (MeanTeacherSelfTraining, MixedBatch, PseudoLabels,
+                           StudentOutput, TeacherOutput, check_choice)
 from .uda_base import final_decode_head
 
-SAMPLING_MODES = {'class_balanced': class_balanced_sample,
-                  'uniform': uniform_sample}
+SAMPLING_MODES = {'class_balanced': class_balanced_sample, 'uniform': uniform_sample}
 
 
 class PixelSamples(NamedTuple):
@@ -69,8 +69,8 @@ class CPSL(MeanTeacherSelfTraining):
     """Class-balanced Pixel-level Self-Labeling around any mmseg segmentor.
 
     Takes every argument of :class:`MeanTeacherSelfTraining` (``segmentor``, the
-    losses of Eq. 2 / Eq. 13, ``teacher_momentum``, ``warmup_checkpoint``, ...), with
-    ``pseudo_label_source='stored'`` by default, plus:
+    losses of Eq. 2 / Eq. 13, ``teacher_momentum``, ``warmup_checkpoint``, the DAFormer /
+    MIC ingredients...), with ``pseudo_label_source='stored'`` by default, plus:
 
     Args:
         self_labeling_head: ``SelfLabelingHead`` config (``feat_dim`` and
@@ -152,11 +152,8 @@ class CPSL(MeanTeacherSelfTraining):
             raise ValueError("model.consistency_space='prototypes', "
                              'model.self_labeling_from_scores and model.loss_bank_contrast '
                              'need the self-labeling head (model.use_self_labeling=True)')
-        super().__init__(
-            segmentor,
-            pseudo_label_source=pseudo_label_source,
-            teacher_momentum=teacher_momentum if use_momentum else 1.0,
-            **kwargs)
+        super().__init__(segmentor, pseudo_label_source=pseudo_label_source,
+                         teacher_momentum=teacher_momentum if use_momentum else 1.0, **kwargs)
         self.use_self_labeling = use_self_labeling
         bank_rows = memory_bank_images * samples_per_image
         self.score_bank: Optional[PixelMemoryBank] = None
@@ -187,9 +184,8 @@ class CPSL(MeanTeacherSelfTraining):
         self.sinkhorn_per_image = sinkhorn_per_image
         self.use_bank_before_full = use_bank_before_full
         self.consistency_space = consistency_space
-        # Not state (recomputed every iteration): Eq. 8 class shares of the last
-        # batch, consumed by Eq. 11 after the optimiser step, and the last
-        # self-labeling step's class-balance diagnostics, read by OnlineClusteringHook.
+        # Not state (recomputed every step): the last batch's Eq. 8 class shares (for
+        # Eq. 11 after the step) and class-balance diagnostics (OnlineClusteringHook).
         self.last_class_distribution: Optional[Tensor] = None
         self.last_balance: Optional[Dict[str, Tensor]] = None
         self.register_buffer('statistics_initialized', torch.tensor(False),
@@ -218,27 +214,33 @@ class CPSL(MeanTeacherSelfTraining):
         probs = self.self_labeling_head.pixel_probabilities(features, use_momentum=True)
         return resize(probs, size=size, mode='bilinear', align_corners=self.align_corners)
 
+    def rectification_factors(self, p_sl: Optional[Tensor],
+                              p_st: Tensor) -> Tuple[Tensor, Tensor]:
+        """P_SL and P_ST (B, C, H, W) as Eq. 1 multiplies them; a disabled factor
+        (w/o SL / w/o ST) is all ones where P_ST exists."""
+        ones = (p_st.sum(dim=1, keepdim=True) > 0).float().expand_as(p_st)
+        return (p_sl if (p_sl is not None and self.use_self_labeling) else ones,
+                p_st if self.use_self_training else ones)
+
     def rectified_labels(self, p_sl: Optional[Tensor], p_st: Tensor,
                          padding: Tensor) -> Tensor:
-        """Y^ of Eq. 1 (B, H, W); a disabled factor (w/o SL / w/o ST) is all ones."""
-        valid = p_st.sum(dim=1, keepdim=True) > 0
-        ones = valid.float().expand_as(p_st)
-        return rectify_pseudo_labels(
-            p_sl if (p_sl is not None and self.use_self_labeling) else ones,
-            p_st if self.use_self_training else ones,
-            confidence_threshold=self.confidence_threshold,
-            ignore_index=self.ignore_index,
-            ignore_mask=padding)
+        """Y^ of Eq. 1 (B, H, W)."""
+        return rectify_pseudo_labels(*self.rectification_factors(p_sl, p_st),
+                                     confidence_threshold=self.confidence_threshold,
+                                     ignore_index=self.ignore_index, ignore_mask=padding)
 
     @torch.no_grad()
     def pseudo_labels(self, inputs: Tensor, data_samples: SampleList,
-                      teacher: TeacherOutput, padding: Tensor) -> Tuple[Tensor, Tensor]:
-        """(P_ST (B, C, H, W), Y^ (B, H, W)): Eq. 1 with P_SL of the momentum head."""
+                      teacher: TeacherOutput, padding: Tensor) -> PseudoLabels:
+        """P_ST, Y^ of Eq. 1 (P_SL of the momentum head) and Y^'s confidence, the max of
+        P_SL * P_ST normalised over the classes: the probability of the label Eq. 1 picks
+        with both factors as independent evidence (max P_ST ignores the rectification)."""
         p_st = self.soft_pseudo_labels(inputs, data_samples, teacher.logits)
         p_sl = None
         if self.use_self_labeling:
             p_sl = self.self_labeling_probabilities(teacher.features, inputs.shape[-2:])
-        return p_st, self.rectified_labels(p_sl, p_st, padding)
+        confidence = rectified_confidence(*self.rectification_factors(p_sl, p_st), padding)
+        return PseudoLabels(p_st, self.rectified_labels(p_sl, p_st, padding), confidence)
 
     # ------------------------------------------------------ self-labeling
     def pseudo_label_losses(self, teacher: TeacherOutput,
@@ -316,8 +318,8 @@ class CPSL(MeanTeacherSelfTraining):
 
     @torch.no_grad()
     def bank_class_shares(self) -> Tensor:
-        """(C,) share of the memory bank's rows per rectified label (zeros while the
-        bank is empty): which classes the Sinkhorn step of Eq. 6 actually sees."""
+        """(C,) share of the bank's rows per rectified label (zeros while it is empty):
+        which classes the Sinkhorn step of Eq. 6 actually sees."""
         return label_shares(self.memory_bank.valid_labels(), self.num_classes)
 
     # ---------------------------------------- reference-code target terms

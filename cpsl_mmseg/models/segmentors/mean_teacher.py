@@ -3,21 +3,30 @@
 One :meth:`MeanTeacherSelfTraining.loss` call is one iteration on a paired batch::
 
     loss(inputs, data_samples)
-     |- source_loss()          student on the source crop: L_src (CE, Eq. 3)
+     |- source_loss()          student on the source crop: L_src (CE, Eq. 3) [+ the
+     |                         ImageNet feature distance, ``feature_distance``]
      |- teacher_forward()      EMA teacher f'_SEG on the weak target view: Z, logits
-     |- pseudo_labels()        P_ST and the hard pseudo label Y^     (overridable:
-     |                         here the confident argmax of P_ST;    CPSL: Eq. 1)
+     |- pseudo_labels()        P_ST, the hard pseudo label Y^ and its confidence
+     |                         (overridable: here the confident argmax of P_ST;
+     |                         CPSL: Eq. 1)
      |- pseudo_label_losses()  what the pseudo-label step trains     (none here;
      |                                                               CPSL: L_SL)
-     '- target_losses()        mix_with_source(): CutMix of the strong view
-                               student_forward(): logits and Z of the student
-                               L_tgt (Eq. 2), student_feature_losses() (none
-                               here), consistency_losses(): L_REG (Eq. 13)
+     |- pseudo_label_weight()  [DAFormer's quality weight of Y^, ``pseudo_label_weighting``]
+     |- target_losses()        mix_with_source(): CutMix [or ClassMix, ``mix``] of the
+     |                         strong view [+ jitter / blur, ``mix_augmentation``]
+     |                         student_forward(): logits and Z of the student
+     |                         L_tgt (Eq. 2) [weighted], student_feature_losses() (none
+     |                         here), consistency_losses(): L_REG (Eq. 13)
+     '- masked_consistency_losses()  [MIC: the student on the block-masked weak view
+                               learns Y^, ``masked_consistency``]
 
+Bracketed steps are the DAFormer / MIC ingredients, off by default
+(:mod:`.self_training_ingredients` documents each key and its DAFormer / MIC value).
 After every optimiser step ``MeanTeacherHook`` calls :meth:`momentum_update` (EMA of
-the teacher, :mod:`..utils.ema`); a second ``loss`` call without that update in
-between is an error naming ``custom_hooks``, since a teacher that never moves would
-silently turn self-training into distillation from the warm-up.
+the teacher, :mod:`..utils.ema`; DAFormer's ramp-up with ``teacher_momentum_rampup``);
+a second ``loss`` call without that update in between is an error naming
+``custom_hooks``, since a teacher that never moves would silently turn self-training
+into distillation from the warm-up.
 """
 import copy
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -30,11 +39,13 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList, add_prefix
 from torch import Tensor
 
-from ...clustering import confident_argmax
+from ...clustering import confident_argmax, normalised_confidence
 from ..utils.batch_norm import freeze_batch_norm
-from ..utils.cutmix import half_area_batch_box, paste, random_box_masks
+from ..utils.cutmix import paste
 from ..utils.ema import check_momentum, momentum_update_
 from ..utils.feature_capture import capture_pre_classifier_feature
+from .self_training_ingredients import (PseudoLabels, SelfTrainingIngredients,
+                                        as_pseudo_labels, check_choice, source_labels_of)
 from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
@@ -66,14 +77,8 @@ class MixedBatch(NamedTuple):
     pasted: Tensor
 
 
-def check_choice(key: str, value: str, choices: Tuple[str, ...]) -> None:
-    """ValueError naming ``model.<key>`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f'model.{key} must be one of {choices}, got {value!r}')
-
-
 @MODELS.register_module()
-class MeanTeacherSelfTraining(UDASegmentor):
+class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
     """Self-training with an EMA teacher, weak/strong views and CutMix.
 
     Args:
@@ -108,6 +113,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
         freeze_norm_statistics: keep the student's BN running statistics as loaded
             (e.g. target-calibrated); BN layers normalise with them in training too,
             their affine weights still learn. Default False.
+        mix, classmix_class_pool, mix_augmentation, pseudo_label_weighting,
+        teacher_momentum_rampup, feature_distance, masked_consistency: the DAFormer /
+            MIC ingredients, off by default (:mod:`.self_training_ingredients`).
         init_cfg: mmengine initialisation config of the wrapper.
     """
 
@@ -129,6 +137,13 @@ class MeanTeacherSelfTraining(UDASegmentor):
                  use_strong_augmentation: bool = True,
                  predict_with: str = 'student',
                  freeze_norm_statistics: bool = False,
+                 mix: str = 'cutmix',
+                 classmix_class_pool: str = 'image',
+                 mix_augmentation: OptConfigType = None,
+                 pseudo_label_weighting: OptConfigType = None,
+                 teacher_momentum_rampup: bool = False,
+                 feature_distance: OptConfigType = None,
+                 masked_consistency: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(segmentor, data_preprocessor, init_cfg)
         check_choice('pseudo_label_source', pseudo_label_source, PSEUDO_LABEL_SOURCES)
@@ -160,6 +175,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
         self.use_strong_augmentation = use_strong_augmentation
         self.predict_with = predict_with
         self.freeze_norm_statistics = freeze_norm_statistics
+        self.build_ingredients(segmentor, mix, classmix_class_pool, mix_augmentation,
+                               pseudo_label_weighting, teacher_momentum_rampup,
+                               feature_distance, masked_consistency)
         # loss() calls since the last EMA update (not state: a resumed run restarts
         # with the hook that updates it).
         self._steps_since_teacher_update = 0
@@ -195,8 +213,9 @@ class MeanTeacherSelfTraining(UDASegmentor):
     # ------------------------------------------------------- after a step
     @torch.no_grad()
     def momentum_update(self) -> None:
-        """EMA of the teacher f'_SEG (Alg. 1 l. 20); called by ``MeanTeacherHook``."""
-        momentum_update_(self.teacher, self.student, self.teacher_momentum)
+        """EMA of the teacher f'_SEG (Alg. 1 l. 20), with DAFormer's ramp-up when
+        ``teacher_momentum_rampup``; called by ``MeanTeacherHook``."""
+        momentum_update_(self.teacher, self.student, self.teacher_update_momentum())
         self._steps_since_teacher_update = 0
 
     def check_teacher_updated(self) -> None:
@@ -238,17 +257,19 @@ class MeanTeacherSelfTraining(UDASegmentor):
 
     @torch.no_grad()
     def pseudo_labels(self, inputs: Tensor, data_samples: SampleList,
-                      teacher: TeacherOutput, padding: Tensor) -> Tuple[Tensor, Tensor]:
-        """The pseudo-label step: (P_ST (B, C, H, W), Y^ (B, H, W)).
+                      teacher: TeacherOutput, padding: Tensor) -> PseudoLabels:
+        """The pseudo-label step: :class:`PseudoLabels` (P_ST, Y^, confidence).
 
-        Here Y^ is the confident argmax of P_ST; padded pixels and pixels without
-        P_ST are ignored. Side-effect free (the analysis tools call it too).
+        Here Y^ is the confident argmax of P_ST (padded pixels and pixels without
+        P_ST ignored) and its confidence the max of P_ST: with P_ST the teacher's
+        softmax, DAFormer's. Side-effect free (the analysis tools call it too).
         """
         p_st = self.soft_pseudo_labels(inputs, data_samples, teacher.logits)
         no_p_st = p_st.float().sum(dim=1) <= 0
         labels = confident_argmax(p_st.float(), self.confidence_threshold,
                                   self.ignore_index, no_p_st | padding)
-        return p_st, labels
+        return PseudoLabels(p_st, labels,
+                            normalised_confidence(p_st).masked_fill(padding, 0.0))
 
     def pseudo_label_losses(self, teacher: TeacherOutput,
                             labels: Tensor) -> Dict[str, Tensor]:
@@ -257,8 +278,12 @@ class MeanTeacherSelfTraining(UDASegmentor):
 
     # ----------------------------------------------------------- training
     def source_loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
-        """The student's own supervised losses on the source batch, prefixed ``src.``."""
-        return add_prefix(self.student.loss(inputs, data_samples), 'src')
+        """The student's own supervised losses on the source batch (Eq. 3) and, with
+        ``feature_distance``, DAFormer's ImageNet feature distance; prefixed ``src.``."""
+        if self.feature_distance is None:
+            return add_prefix(self.student.loss(inputs, data_samples), 'src')
+        return add_prefix(self.source_losses_with_feature_distance(inputs, data_samples),
+                          'src')
 
     def loss(self, inputs: Dict[str, Tensor],
              data_samples: Dict[str, SampleList]) -> Dict[str, Tensor]:
@@ -275,18 +300,24 @@ class MeanTeacherSelfTraining(UDASegmentor):
         weak, target_samples = inputs['target'], data_samples['target']
         teacher = self.teacher_forward(weak)
         padding = self.padding_mask(weak, target_samples)
-        _, labels = self.pseudo_labels(weak, target_samples, teacher, padding)
-        losses.update(self.pseudo_label_losses(teacher, labels))
-        losses.update(self.target_losses(inputs, data_samples, labels, teacher, padding))
+        pseudo = as_pseudo_labels(
+            self.pseudo_labels(weak, target_samples, teacher, padding), padding)
+        losses.update(self.pseudo_label_losses(teacher, pseudo.labels))
+        weight = self.pseudo_label_weight(pseudo.confidence, padding)
+        losses.update(self.target_losses(inputs, data_samples, pseudo.labels, teacher,
+                                         padding, weight))
+        losses.update(self.masked_consistency_losses(weak, pseudo.labels, weight))
         self._steps_since_teacher_update += 1
         return losses
 
     def target_losses(self, inputs: Dict[str, Tensor],
                       data_samples: Dict[str, SampleList], labels: Tensor,
-                      teacher: TeacherOutput, padding: Tensor) -> Dict[str, Tensor]:
-        """Student on its target input: L_tgt (Eq. 2) and L_REG (Eq. 13).
+                      teacher: TeacherOutput, padding: Tensor,
+                      weight: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """Student on its target input: L_tgt (Eq. 2, each pixel weighted by the
+        (B, H, W) ``weight`` when given, pasted pixels by 1) and L_REG (Eq. 13).
 
-        The input is the strong view CutMixed with source (``target_loss_view``
+        The input is the strong view mixed with source (``target_loss_view``
         ``'weak'``: the weak view, as the reference code trains, the strong view then
         feeding L_REG alone through a forward of its own).
         """
@@ -296,10 +327,10 @@ class MeanTeacherSelfTraining(UDASegmentor):
         mixed = self.mix_with_source(view, labels, inputs['source'],
                                      data_samples['source'])
         student = self.student_forward(mixed.image)
-        full_logits = resize(student.logits, size=mixed.labels.shape[-2:],
-                             mode='bilinear', align_corners=self.align_corners)
+        if weight is not None:
+            weight = weight.masked_fill(mixed.pasted, 1.0)
         losses = {f'tgt.{self.loss_target.loss_name}':
-                  self.loss_target(full_logits, mixed.labels)}
+                  self.weighted_target_loss(student.logits, mixed.labels, weight)}
         losses.update(self.student_feature_losses(student, mixed, padding))
         if self.use_strong_augmentation and self.target_loss_view == 'weak' \
                 and 'target_strong' in inputs:
@@ -312,25 +343,23 @@ class MeanTeacherSelfTraining(UDASegmentor):
 
     def mix_with_source(self, image: Tensor, labels: Tensor, source: Tensor,
                         source_samples: SampleList) -> MixedBatch:
-        """CutMix (Sec. 4.1): source boxes pasted into the target ``image`` (B, 3, H, W)
-        and its ``labels`` (B, H, W); none without strong augmentation."""
-        pasted = torch.zeros_like(labels, dtype=torch.bool)
+        """CutMix (Sec. 4.1) or ClassMix (``mix``): source pixels (:meth:`source_mask`)
+        pasted into the target ``image`` (B, 3, H, W) and its ``labels`` (B, H, W),
+        the mixed image then jittered and blurred with ``mix_augmentation``; no mixing
+        without strong augmentation."""
         if not self.use_strong_augmentation:
-            return MixedBatch(image, labels, pasted)
-        if self.cutmix_box == 'per_image':
-            pasted = random_box_masks(labels.shape[0], *labels.shape[-2:],
-                                      prob=self.cutmix_prob, device=labels.device)
-        else:
-            pasted = half_area_batch_box(labels.shape[0], *labels.shape[-2:],
-                                         prob=self.cutmix_prob, device=labels.device)
-        source_labels = torch.stack([s.gt_sem_seg.data[0] for s in source_samples]).to(labels)
+            return MixedBatch(image, labels, torch.zeros_like(labels, dtype=torch.bool))
+        source_labels = source_labels_of(source_samples, labels).to(labels)
         if source_labels.shape != labels.shape:
             raise ValueError(
-                'CutMix needs source and target crops of one size, got '
+                'Mixing needs source and target crops of one size, got '
                 f'{tuple(source_labels.shape[-2:])} and {tuple(labels.shape[-2:])}: '
-                'use the same crop_size in both pipelines (or model.cutmix_prob=0)')
-        return MixedBatch(paste(image, source, pasted), paste(labels, source_labels, pasted),
-                          pasted)
+                'use the same crop_size in both pipelines')
+        pasted = self.source_mask(source_labels)
+        mixed = paste(image, source, pasted)
+        if self.mix_augmentation is not None:
+            mixed = self.mix_augmentation(mixed)
+        return MixedBatch(mixed, paste(labels, source_labels, pasted), pasted)
 
     def student_forward(self, image: Tensor) -> StudentOutput:
         """The student on a target input: logits and Z, both (B, *, h, w)."""

@@ -25,6 +25,19 @@ def check_momentum(momentum: float, config_key: str) -> float:
     return momentum
 
 
+def rampup_momentum(update: int, momentum: float) -> float:
+    """The momentum of the ``update``-th EMA update (1-based) under DAFormer's ramp-up.
+
+    DAFormer's teacher uses the decay ``min(1 - 1 / (t + 1), alpha)`` at its t-th
+    update: an average of all student states so far while t is small, the fixed decay
+    alpha afterwards. In this module's convention (weight of the new value) that is
+    ``max(1 / (t + 1), momentum)``, with ``momentum = 1 - alpha``.
+    """
+    if update < 1:
+        raise ValueError(f'EMA updates are counted from 1, got {update}')
+    return max(1.0 / (update + 1), momentum)
+
+
 @torch.no_grad()
 def ema_update_(pairs: Iterable[Tuple[Tensor, Tensor]], momentum: float) -> None:
     """In place, for every ``(average, value)`` pair:

@@ -59,3 +59,16 @@ def capture_pre_classifier_feature(
         yield captured
     finally:
         handle.remove()
+
+
+@contextmanager
+def capture_outputs(module: nn.Module) -> Iterator[List[object]]:
+    """Within the block, every forward of ``module`` appends its output to the yielded
+    list (e.g. a backbone's tuple of multi-level feature maps)."""
+    captured: List[object] = []
+    handle = module.register_forward_hook(
+        lambda module, args, output: captured.append(output))
+    try:
+        yield captured
+    finally:
+        handle.remove()

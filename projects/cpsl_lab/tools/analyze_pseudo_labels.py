@@ -148,7 +148,8 @@ def pseudo_labels(model: MeanTeacherSelfTraining, inputs: torch.Tensor,
     """P_ST (B, C, H, W) and Y^ (B, H, W) of a target batch, as in training."""
     teacher = model.teacher_forward(inputs)
     padding = model.padding_mask(inputs, samples)
-    return model.pseudo_labels(inputs, samples, teacher, padding)
+    pseudo = model.pseudo_labels(inputs, samples, teacher, padding)
+    return pseudo.p_st, pseudo.labels
 
 
 def hard_p_st(p_st: torch.Tensor, ignore_index: int) -> torch.Tensor:

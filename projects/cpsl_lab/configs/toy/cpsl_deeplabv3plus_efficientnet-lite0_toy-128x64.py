@@ -12,7 +12,7 @@ model = dict(segmentor=dict(_delete_=True, **_base_.efficientnet_deeplabv3plus))
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'student.backbone': dict(lr_mult=0.1)}))
 # The from-scratch pipeline's stages, each config (and variant config) of this family.
-uda_pipeline = dict(stages=[
+family_stages = [
     dict(stage,
          **{key: stage[key].replace('r18-tiny', 'efficientnet-lite0')
             for key in ('config', ) if key in stage},
@@ -20,4 +20,24 @@ uda_pipeline = dict(stages=[
              'r18-tiny', 'efficientnet-lite0')) for name, variant in stage[key].items()}
             for key in ('variants', ) if key in stage})
     for stage in _base_.uda_pipeline['stages']
-])
+]
+# Optional (--with NAME): the DAFormer and MIC(DAFormer) spines and CPSL on each, from
+# the same calibrated warm-up (and, for CPSL, the same P_ST and prototypes) as the mean
+# teacher and CPSL; inserted before the oracle and the analysis, the last two stages.
+spine_stages = [
+    dict(name='daformer', kind='train', label='DAFormer spine', evaluate=True,
+         optional=True, network='calibration',
+         config=_base_.toy_configs + 'daformer_deeplabv3plus_efficientnet-lite0_toy-128x64.py'),
+    dict(name='mic', kind='train', label='MIC spine', evaluate=True, optional=True,
+         network='calibration',
+         config=_base_.toy_configs + 'mic_deeplabv3plus_efficientnet-lite0_toy-128x64.py'),
+    dict(name='cpsl_daformer', kind='train', label='CPSL on DAFormer', evaluate=True,
+         optional=True, network='calibration', pseudo_labels='pseudo_labels',
+         statistics='prototypes',
+         config=_base_.toy_configs +
+         'cpsl-daformer_deeplabv3plus_efficientnet-lite0_toy-128x64.py'),
+    dict(name='cpsl_mic', kind='train', label='CPSL on MIC', evaluate=True, optional=True,
+         network='calibration', pseudo_labels='pseudo_labels', statistics='prototypes',
+         config=_base_.toy_configs + 'cpsl-mic_deeplabv3plus_efficientnet-lite0_toy-128x64.py'),
+]
+uda_pipeline = dict(stages=family_stages[:-2] + spine_stages + family_stages[-2:])
