@@ -343,13 +343,15 @@ def test_reference_code_config_switches_every_documented_departure():
         'model.loss_bank_contrast.loss_weight', 'model.loss_target.ce_weight',
         'model.loss_target.rce_weight', 'model.target_loss_view', 'model.cutmix_box',
         'model.consistency_space', 'model.loss_consistency.symmetric',
-        'model.teacher_train_mode', 'model.teacher_feature'}
+        'model.teacher_train_mode', 'model.teacher_feature', 'model.teacher_input'}
     text = (REPO / 'docs/fidelity.md').read_text()
     for key in model_switches:
         assert key.split('.')[1] in text, key  # every switch is in the fidelity table
     assert reference['model.loss_target.rce_weight'] == 1.0
     assert any('LabColorTransfer' in str(v) for k, v in reference.items()
                if k.startswith('train_dataloader.dataset.source.pipeline'))
+    assert any('FullImageView' in str(v) for k, v in reference.items()
+               if k.startswith('train_dataloader.dataset.target.pipeline'))
 
 
 def _tool(name):

@@ -121,7 +121,7 @@ def test_consistency_in_prototype_space_is_one_kl_on_momentum_head_logits(repo_r
     model = build(repo_root, consistency_space='prototypes',
                   loss_consistency=dict(type='ConsistencyLoss', symmetric=False,
                                         loss_weight=1.0))
-    from cpsl_mmseg.models.segmentors.mean_teacher import StudentOutput, TeacherOutput
+    from cpsl_mmseg.models.segmentors.step_outputs import StudentOutput, TeacherOutput
     gen = torch.Generator().manual_seed(1)
     dim = model.self_labeling_head.feat_dim
     student_z = torch.randn(1, dim, 2, 2, generator=gen)
@@ -223,3 +223,52 @@ def test_lab_color_transfer_moves_the_statistics_to_a_reference_image(tmp_path):
 def test_reverse_ce_constant_is_the_reference_one():
     from cpsl_mmseg.models.losses.rectified_pseudo_label_loss import LOG_ZERO
     assert LOG_ZERO == pytest.approx(math.log(1e-4))
+
+
+def test_full_image_teacher_reads_the_whole_image_at_the_crop(repo_root):
+    """FullImageView + crop + flip: the packed crop is the full image read at its
+    coordinates; with an identity pipeline the full-image teacher equals the weak-view
+    teacher; with a crop it is the full-image output read at the crop's cells."""
+    from mmcv.transforms import Compose
+    from mmengine.registry import init_default_scope
+
+    from cpsl_mmseg.models.utils.crop_mapping import crop_from_full
+    init_default_scope('mmseg')
+    image = np.random.default_rng(0).integers(0, 255, (32, 64, 3), dtype=np.uint8)
+    pipeline = Compose([dict(type='FullImageView'),
+                        dict(type='RandomCrop', crop_size=(16, 24)),
+                        dict(type='RandomFlip', prob=1.0),
+                        dict(type='PackUDATargetInputs')])
+    packed = pipeline(dict(img=image, img_path='x.png', img_shape=image.shape[:2],
+                           ori_shape=image.shape[:2], seg_fields=[]))
+    coords = packed['data_samples'].full_image_coords.data  # (2, 16, 24)
+    cols = (coords[0] * 64 - 0.5).round().long()
+    rows = (coords[1] * 32 - 0.5).round().long()
+    crop = packed['inputs'].permute(1, 2, 0)
+    assert torch.equal(crop, torch.from_numpy(image)[rows, cols])
+    assert packed['inputs_full'].shape == (3, 32, 64)
+
+    model = build(repo_root, teacher_input='full_image')
+    full = torch.randn(2, 3, 64, 64)
+    identity = torch.stack(torch.meshgrid(
+        (torch.arange(64) + 0.5) / 64, (torch.arange(64) + 0.5) / 64, indexing='xy'))
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = [SegDataSample() for _ in range(2)]
+    for sample in samples:
+        sample.full_image_coords = PixelData(data=identity)
+    mapped = model.teacher_on_target(dict(target=full, target_full=full), samples)
+    direct = model.teacher_forward(full)
+    assert torch.allclose(mapped.logits, direct.logits, atol=1e-5)
+    assert torch.allclose(mapped.features, direct.features, atol=1e-5)
+    crop = identity[:, 16:48, 8:40]  # a 32x32 crop of the full image
+    for sample in samples:
+        sample.full_image_coords = PixelData(data=crop)
+    mapped = model.teacher_on_target(dict(target=full[..., 16:48, 8:40], target_full=full),
+                                     samples)
+    expected = crop_from_full(direct.logits, crop[None].expand(2, -1, -1, -1),
+                              mapped.logits.shape[-2:])
+    assert torch.allclose(mapped.logits, expected)
+    assert mapped.logits.shape[-2:] == (direct.logits.shape[-2] // 2, ) * 2
+    with pytest.raises(KeyError, match='FullImageView'):
+        model.teacher_on_target(dict(target=full), samples)

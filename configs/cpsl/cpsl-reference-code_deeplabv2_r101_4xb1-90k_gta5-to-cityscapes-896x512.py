@@ -29,8 +29,10 @@ model = dict(
     # teacher's (weak) and the student's (strong, un-mixed) features, weight 5
     consistency_space='prototypes',
     loss_consistency=dict(type='ConsistencyLoss', symmetric=False, loss_weight=5.0),
-    # the teacher stays in train mode; its feature is taken after dropout
+    # the teacher stays in train mode, sees the full un-augmented image (read at the
+    # crop's pixels) and gives its feature after dropout
     teacher_train_mode=True,
+    teacher_input='full_image',
     teacher_feature='after_dropout')
 # Decode head at 5x the backbone's rate, prototypes at 5x with weight decay too.
 optim_wrapper = dict(
@@ -48,4 +50,11 @@ source_pipeline = [
          reference_dir=_base_.cityscapes_root + '/leftImg8bit/train'),
     *_base_.source_pipeline[1:],
 ]
-train_dataloader = dict(dataset=dict(source=dict(pipeline=source_pipeline)))
+# The whole Cityscapes image kept beside the crop for the teacher.
+target_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='FullImageView'),
+    *_base_.target_pipeline[1:],
+]
+train_dataloader = dict(dataset=dict(source=dict(pipeline=source_pipeline),
+                                     target=dict(pipeline=target_pipeline)))

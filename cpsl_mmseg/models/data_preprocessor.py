@@ -17,6 +17,7 @@ class UDADataPreProcessor(SegDataPreProcessor):
                          target_strong=(B, 3, H, W)),       # when packed
              data_samples=dict(source=[...], target=[...]))
 
+    (and ``target_full``, the whole target images, when ``FullImageView`` packed them).
     Source and both target views are normalised and padded like any mmseg batch;
     the target's strong view gets exactly the padding of its weak view, and the
     ``soft_pseudo_label`` maps are zero-padded to the same size (zero probability
@@ -38,6 +39,11 @@ class UDADataPreProcessor(SegDataPreProcessor):
         if 'inputs_strong' in target_data:
             strong = self._normalize(target_data['inputs_strong'])
             inputs['target_strong'] = self._pad_like(strong, target['inputs'])
+        if 'inputs_full' in target_data:
+            if len({tuple(img.shape) for img in target_data['inputs_full']}) > 1:
+                raise ValueError('FullImageView: the full target images of a batch must '
+                                 'share one size (resize them in the dataset first)')
+            inputs['target_full'] = self._normalize(target_data['inputs_full'])
         self._pad_soft_labels(target['data_samples'], target['inputs'])
         return dict(
             inputs=inputs,

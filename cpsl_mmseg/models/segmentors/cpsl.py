@@ -46,8 +46,8 @@ from ...clustering import (ClassPrior, PixelMemoryBank, PrototypeAccumulator,
 from ...clustering.diagnostics import class_balance_report, label_shares
 from ...clustering.sinkhorn import grouped_sinkhorn
 from ..utils.feature_capture import feature_dim
-from .mean_teacher import (MeanTeacherSelfTraining, MixedBatch, PseudoLabels,
-                           StudentOutput, TeacherOutput, check_choice)
+from .mean_teacher import MeanTeacherSelfTraining, check_choice
+from .step_outputs import MixedBatch, PseudoLabels, StudentOutput, TeacherOutput
 from .uda_base import final_decode_head
 
 SAMPLING_MODES = {'class_balanced': class_balanced_sample, 'uniform': uniform_sample}

@@ -29,7 +29,7 @@ a second ``loss`` call without that update in between is an error naming
 into distillation from the warm-up.
 """
 import copy
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -41,40 +41,17 @@ from torch import Tensor
 
 from ...clustering import confident_argmax, normalised_confidence
 from ..utils.batch_norm import freeze_batch_norm
+from ..utils.crop_mapping import crop_from_full
 from ..utils.cutmix import paste
 from ..utils.ema import check_momentum, momentum_update_
 from ..utils.feature_capture import capture_pre_classifier_feature
-from .self_training_ingredients import (PseudoLabels, SelfTrainingIngredients,
-                                        as_pseudo_labels, check_choice, source_labels_of)
+from .self_training_ingredients import (SelfTrainingIngredients, as_pseudo_labels,
+                                        check_choice, source_labels_of)
+from .step_outputs import MixedBatch, PseudoLabels, StudentOutput, TeacherOutput
 from .uda_base import StageInput, UDASegmentor, final_decode_head
 
 PSEUDO_LABEL_SOURCES = ('stored', 'frozen_model', 'teacher')
 CUTMIX_BOXES = ('per_image', 'per_batch_half_area')
-
-
-class TeacherOutput(NamedTuple):
-    """The teacher on the weak view: Z (B, D, h, w), L2-normalised per pixel, and the
-    segmentation logits (B, C, h, w), both at the decode head's resolution."""
-
-    features: Tensor
-    logits: Tensor
-
-
-class StudentOutput(NamedTuple):
-    """The student on a target input: logits (B, C, h, w) and its pre-classifier
-    feature Z (B, D, h, w), not normalised, at the decode head's resolution."""
-
-    logits: Tensor
-    features: Tensor
-
-
-class MixedBatch(NamedTuple):
-    """The student's target input after mixing: image (B, 3, H, W), labels (B, H, W)
-    and the (B, H, W) bool mask of the pixels that came from the source."""
-
-    image: Tensor
-    labels: Tensor
-    pasted: Tensor
 
 
 @MODELS.register_module()
@@ -93,6 +70,8 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         teacher_feature: where the teacher's Z is taken: ``'before_dropout'``
             (default: the classifier's input without dropout noise) or
             ``'after_dropout'`` (the reference code; differs only in train mode).
+        teacher_input: ``'weak_view'`` (default) or ``'full_image'`` (the reference
+            code: the teacher on the whole image, ``FullImageView``, read at the crop).
         pseudo_label_source: where P_ST comes from: ``'teacher'`` (default: the EMA
             teacher's own softmax, plain self-training), ``'stored'`` (maps written by
             ``tools/generate_pseudo_labels.py``, loaded by the target pipeline) or
@@ -128,6 +107,7 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
                  teacher_momentum: float = 0.001,
                  teacher_train_mode: bool = False,
                  teacher_feature: str = 'before_dropout',
+                 teacher_input: str = 'weak_view',
                  pseudo_label_source: str = 'teacher',
                  warmup_checkpoint: Optional[str] = None,
                  confidence_threshold: float = 0.0,
@@ -150,6 +130,7 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         check_choice('predict_with', predict_with, ('student', 'teacher'))
         check_choice('teacher_feature', teacher_feature, ('before_dropout', 'after_dropout'))
         check_choice('cutmix_box', cutmix_box, CUTMIX_BOXES)
+        check_choice('teacher_input', teacher_input, ('weak_view', 'full_image'))
         check_choice('target_loss_view', target_loss_view, ('strong', 'weak'))
         if pseudo_label_source == 'frozen_model' and not warmup_checkpoint:
             raise ValueError("model.pseudo_label_source='frozen_model' needs "
@@ -166,6 +147,7 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
                                                'model.teacher_momentum')
         self.teacher_train_mode = teacher_train_mode
         self.teacher_feature = teacher_feature
+        self.teacher_input = teacher_input
         self.pseudo_label_source = pseudo_label_source
         self.warmup_checkpoint = warmup_checkpoint
         self.confidence_threshold = confidence_threshold
@@ -238,6 +220,26 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         return TeacherOutput(F.normalize(captured[-1].float(), dim=1), logits.float())
 
     @torch.no_grad()
+    def teacher_on_target(self, inputs: Dict[str, Tensor],
+                          samples: SampleList) -> TeacherOutput:
+        """The teacher's output for the weak view: on the view itself, or on the full
+        images read at the crop's pixels (``teacher_input='full_image'``)."""
+        if self.teacher_input == 'weak_view':
+            return self.teacher_forward(inputs['target'])
+        if 'target_full' not in inputs:
+            raise KeyError("model.teacher_input='full_image' needs FullImageView right "
+                           'after LoadImageFromFile in the target pipeline')
+        full = self.teacher_forward(inputs['target_full'])
+        coords = torch.stack([s.full_image_coords.data for s in samples]).to(full.logits)
+        height, width = inputs['target'].shape[-2:]
+        scale = full.logits.shape[-2] / inputs['target_full'].shape[-2]
+        size = (round(height * scale), round(width * scale))
+        coords = F.pad(coords, (0, width - coords.shape[-1], 0, height - coords.shape[-2]),
+                       value=-1.0)  # batch padding
+        return TeacherOutput(F.normalize(crop_from_full(full.features, coords, size), dim=1),
+                             crop_from_full(full.logits, coords, size))
+
+    @torch.no_grad()
     def soft_pseudo_labels(self, inputs: Tensor, data_samples: SampleList,
                            teacher_logits: Tensor) -> Tensor:
         """P_ST for the batch at input resolution, (B, C, H, W)."""
@@ -298,7 +300,7 @@ class MeanTeacherSelfTraining(SelfTrainingIngredients, UDASegmentor):
         self.check_teacher_updated()
         losses = self.source_loss(inputs['source'], data_samples['source'])
         weak, target_samples = inputs['target'], data_samples['target']
-        teacher = self.teacher_forward(weak)
+        teacher = self.teacher_on_target(inputs, target_samples)
         padding = self.padding_mask(weak, target_samples)
         pseudo = as_pseudo_labels(
             self.pseudo_labels(weak, target_samples, teacher, padding), padding)

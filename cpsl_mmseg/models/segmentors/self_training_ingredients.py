@@ -38,7 +38,7 @@ draw: a config without them trains exactly as before. Config keys (``model.*``):
 """
 import warnings
 from functools import partial
-from typing import Dict, NamedTuple, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmseg.models.utils import resize
@@ -54,18 +54,9 @@ from ..utils.feature_capture import capture_outputs
 from ..utils.feature_distance import ImageNetFeatureDistance
 from ..utils.masking import BlockMasking
 from ..utils.quality_weight import PseudoLabelQualityWeight
+from .step_outputs import PseudoLabels
 
 MIX_MODES = ('cutmix', 'classmix')
-
-
-class PseudoLabels(NamedTuple):
-    """The pseudo-label step's output: P_ST (B, C, H, W), the hard label Y^ (B, H, W)
-    and Y^'s confidence (B, H, W) in [0, 1], 0 on padding (what DAFormer's quality
-    weight thresholds)."""
-
-    p_st: Tensor
-    labels: Tensor
-    confidence: Tensor
 
 
 def as_pseudo_labels(output: Union[PseudoLabels, Tuple[Tensor, Tensor]],
