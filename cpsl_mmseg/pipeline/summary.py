@@ -51,8 +51,9 @@ def adaptation_lines(pipe, compared: Dict[str, dict]) -> List[str]:
         return []
     lines = ['', '## Each stage against the network it started from', '']
     for stage, item in compared.items():
+        end = item['start_mIoU'] + item['delta_vs_start']
         lines.append(f"- {stage_label(pipe, stage)} (`{stage}`): "
-                     f"{item['start_mIoU']:.2f} -> {item['start_mIoU'] + item['delta_vs_start']:.2f}"
+                     f"{item['start_mIoU']:.2f} -> {end:.2f}"
                      f" target mIoU ({item['delta_vs_start']:+.2f} over "
                      f"{stage_label(pipe, item['start_stage'])})"
                      + (' **ended below its start**' if item['below_start'] else ''))

@@ -7,13 +7,13 @@ config's segmentor; the target training images, ``train_dataloader.dataset.targe
 of a UDA config or ``target_train_dataset`` of a segmentor config, read whole,
 without augmentation or labels). Only BN running means and variances change
 (averaged over batches of all target images, see
-``cpsl_mmseg/engine/batch_norm_calibration.py``);
-every weight is kept.
-The output is a new checkpoint (written atomically; the input is never
-overwritten) that the pseudo-label, prototype and adaptation stages load in place
-of the warm-up checkpoint. Pair it with ``model.freeze_norm_statistics=True`` so
-that adaptation keeps these statistics. Runs on the GPU when there is one; lower
-``--batch-size`` for large images (e.g. full 2048x1024 Cityscapes frames).
+``cpsl_mmseg/engine/batch_norm_calibration.py``); every weight is kept. The output is
+a new checkpoint (written atomically; the input is never overwritten; the input's
+``meta.dataset_meta``, its classes, kept) that the pseudo-label, prototype and
+adaptation stages load in place of the warm-up checkpoint. Pair it with
+``model.freeze_norm_statistics=True`` so that adaptation keeps these statistics. Runs
+on the GPU when there is one; lower ``--batch-size`` for large images (e.g. full
+2048x1024 Cityscapes frames).
 """
 import argparse
 import os
@@ -28,6 +28,7 @@ from mmengine.utils import ProgressBar
 
 import cpsl_mmseg  # noqa: F401  (registers the plug-in's components)
 from cpsl_mmseg.engine.batch_norm_calibration import recalibrate_batch_norm
+from cpsl_mmseg.utils.model_export import checkpoint_meta
 from cpsl_mmseg.utils.offline_inference import (build_target_images, build_warmup_network,
                                                 same_size_batches)
 
@@ -68,9 +69,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'
     state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(calibrated_from=osp.abspath(args.checkpoint),
-                              target_images=len(dataset))), tmp)
+    meta = dict(calibrated_from=osp.abspath(args.checkpoint), target_images=len(dataset))
+    classes = checkpoint_meta(args.checkpoint).get('dataset_meta')  # for mmseg's APIs
+    if classes:
+        meta['dataset_meta'] = classes
+    torch.save(dict(state_dict=state_dict, meta=meta), tmp)
     os.replace(tmp, args.out)
     print(f'\n{num_layers} BN layers recalibrated on {len(dataset)} target '
           f'images: {args.out}')

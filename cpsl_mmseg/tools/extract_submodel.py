@@ -12,7 +12,9 @@ strictly). Every UDA wrapper keeps the network it trains under ``student.``:
   network) or ``teacher.``.
 
 DST is an mmengine checkpoint ``{'state_dict': ..., 'meta': {...}}`` whose meta
-records SRC, its SHA-256 prefix and the prefix used. Usable for mmseg inference too.
+records SRC, its SHA-256 prefix and the prefix used, and keeps SRC's
+``dataset_meta`` (classes, palette). For mmseg inference, ``tools/export_model.py``
+writes the matching plain config too.
 """
 import argparse
 import os
@@ -23,6 +25,7 @@ import torch
 
 from cpsl_mmseg.models.utils.stage_checkpoint import (file_digest, read_state_dict,
                                                       select_prefix)
+from cpsl_mmseg.utils.model_export import checkpoint_meta
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -41,6 +44,9 @@ def main(argv: Optional[List[str]] = None) -> str:
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     meta = dict(source=osp.abspath(args.src), source_sha256=file_digest(args.src),
                 prefix=args.prefix)
+    classes = checkpoint_meta(args.src).get('dataset_meta')  # for mmseg's APIs
+    if classes:
+        meta['dataset_meta'] = classes
     torch.save(dict(state_dict=state, meta=meta), args.dst)
     print(f'{args.dst}: {len(state)} tensors of {args.src} under {args.prefix!r}')
     return args.dst
