@@ -110,3 +110,35 @@ def test_an_adaptation_stage_below_its_start_is_flagged(tmp_path, capsys):
     table = (work / 'summary.md').read_text()
     assert '| vs start |  | +1.0 | -2.5 **below** | +2.0 |' in table
     assert 'ended below its start' in table and 'Check first' in table
+
+
+@pytest.mark.parametrize('config, choice, expected', [
+    ('configs/your_data/cpsl_deeplabv3plus_efficientnet-lite0_folders-128x64.py', None,
+     ('student', 'student.')),
+    ('configs/your_data/cpsl_deeplabv3plus_efficientnet-lite0_folders-128x64.py',
+     'teacher', ('teacher', 'teacher.')),
+    ('configs/your_data/deeplabv3plus_efficientnet-lite0_source-only_folders-128x64.py',
+     None, ('segmentor', '')),
+])
+def test_export_takes_the_network_the_evaluation_measured(config, choice, expected):
+    from cpsl_mmseg.utils.model_export import predicting_network
+    cfg = Config.fromfile(str(REPO / config))
+    assert predicting_network(cfg, choice) == expected
+    cfg.model.predict_with = 'teacher'  # the wrapper validates with its EMA teacher
+    if 'segmentor' in cfg.model:
+        assert predicting_network(cfg) == ('teacher', 'teacher.')
+    else:
+        with pytest.raises(ValueError, match='plain segmentor'):
+            predicting_network(cfg, 'teacher')
+
+
+def test_a_bad_stage_list_is_refused_before_anything_runs(tmp_path):
+    config = tmp_path / 'pipeline.py'
+    config.write_text("uda_pipeline = dict(stages=[dict(name='warmup', kind='train', "
+                      "config='configs/nowhere.py')])\n")
+    with pytest.raises(FileNotFoundError, match=r'uda_pipeline.stages\[0\].config'):
+        Pipeline(str(config), str(tmp_path / 'run'))
+    config.write_text("uda_pipeline = dict(stages=[dict(name='data', kind='toy_data')])\n")
+    with pytest.raises(ValueError, match=r"stages\[0\].kind: .*uda_pipeline.imports"):
+        Pipeline(str(config), str(tmp_path / 'run'))
+    assert not (tmp_path / 'run').exists()

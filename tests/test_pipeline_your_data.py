@@ -149,3 +149,22 @@ def test_init_model_takes_the_cpsl_stage_config_and_checkpoint(finished, user_tr
                           str(work / 'export' / 'model.pth'), device='cpu')
     assert (inference_model(exported, str(image)).pred_sem_seg.data ==
             result.pred_sem_seg.data).all()  # the export is the network that predicts
+
+
+def test_folder_dataset_names_a_missing_label_and_missing_classes(tmp_path):
+    from mmseg.registry import DATASETS
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'gt').mkdir()
+    for name in ('a', 'b'):
+        cv2.imwrite(str(tmp_path / 'img' / f'{name}.jpg'), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / 'gt' / 'a_label.png'), np.zeros((8, 8), np.uint8))
+    folders = dict(type='FolderSegDataset', data_root=str(tmp_path),
+                   data_prefix=dict(img_path='img', seg_map_path='gt'),
+                   img_suffix='.jpg', seg_map_suffix='_label.png')
+    with pytest.raises(ValueError, match='metainfo.classes'):
+        DATASETS.build(folders)
+    with pytest.raises(FileNotFoundError, match='b.jpg has no label file .*b_label.png'):
+        DATASETS.build(dict(folders, metainfo=dict(classes=CLASSES)))
+    unlabelled = DATASETS.build(dict(folders, data_prefix=dict(img_path='img'),
+                                     metainfo=dict(classes=CLASSES)))
+    assert len(unlabelled) == 2 and 'seg_map_path' not in unlabelled.get_data_info(0)
