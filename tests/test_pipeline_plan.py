@@ -21,12 +21,13 @@ TOY_STAGES = ('data', 'warmup', 'calibration', 'pseudo_labels', 'prototypes',
 
 def test_dry_run_prints_every_stage_and_writes_nothing(tmp_path, capsys):
     work = tmp_path / 'run'
-    run_pipeline([str(TOY), '--work-dir', str(work), '--dry-run', '--with', 'oracle'])
+    run_pipeline([str(TOY), '--work-dir', str(work), '--dry-run', '--with', 'oracle',
+                  'export'])
     out = capsys.readouterr().out
     assert not work.exists()
     blocks = {line.split()[1]: line for line in out.splitlines()
               if line.startswith('[dry-run] ') and ': would run' in line}
-    assert set(blocks) == set(TOY_STAGES) | {'oracle'}
+    assert set(blocks) == set(TOY_STAGES) | {'oracle', 'export'}
     train = f'-m cpsl_mmseg.tools.train {work}/cpsl/config.py'
     test = (f'-m cpsl_mmseg.tools.test {work}/cpsl/config.py '
             f'{work}/cpsl/train/iter_300.pth')
@@ -37,6 +38,9 @@ def test_dry_run_prints_every_stage_and_writes_nothing(tmp_path, capsys):
     assert f'reads    {work}/prototypes/statistics.pth' in out
     assert f'writes   segmentor: {work}/calibration/calibrated.pth' in out
     assert 'checks   before any process starts' in out
+    assert f'-m cpsl_mmseg.tools.export_model {work}/cpsl/config.py ' \
+           f'{work}/cpsl/train/iter_300.pth --out-dir {work}/export' in out
+    assert 'writes   network: student' in out  # CPSL validates with its student
 
 
 def test_dataset_paths_are_the_configs_unless_data_root_asks(tmp_path):
@@ -138,7 +142,7 @@ def test_a_bad_stage_list_is_refused_before_anything_runs(tmp_path):
                       "config='configs/nowhere.py')])\n")
     with pytest.raises(FileNotFoundError, match=r'uda_pipeline.stages\[0\].config'):
         Pipeline(str(config), str(tmp_path / 'run'))
-    config.write_text("uda_pipeline = dict(stages=[dict(name='data', kind='toy_data')])\n")
+    config.write_text("uda_pipeline = dict(stages=[dict(name='x', kind='no_such_kind')])\n")
     with pytest.raises(ValueError, match=r"stages\[0\].kind: .*uda_pipeline.imports"):
         Pipeline(str(config), str(tmp_path / 'run'))
     assert not (tmp_path / 'run').exists()

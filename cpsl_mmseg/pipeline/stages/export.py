@@ -38,8 +38,9 @@ class ExportStage(StageKind):
         out = pipe.stage_dir(spec.name)
         pipe.run(spec.name, 'cpsl_mmseg.tools.export_model', config, checkpoint,
                  '--out-dir', out, *(['--network', choice] if choice else []))
-        network = (predicting_network(Config.fromfile(config), choice)[0]
-                   if osp.isfile(config) else (choice or 'model.predict_with'))
+        written = config if osp.isfile(config) else pipe.base_config(  # a dry run
+            pipe.specs[spec.network])
+        network = predicting_network(Config.fromfile(written), choice)[0]
         record = dict(config=osp.join(out, 'model.py'),
                       checkpoint=osp.join(out, 'model.pth'), network=network)
         if spec.evaluate:

@@ -49,4 +49,7 @@ uda_pipeline = dict(imports=['cpsl_lab.pipeline_stages'], stages=[
          optional=True,
          config=toy_configs + 'deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py'),
     dict(name='analysis', kind='analysis', runs=('self_training', 'cpsl')),
+    # --with export: the network CPSL validated with, as a plain mmseg model
+    dict(name='export', kind='export', label='CPSL exported', network='cpsl',
+         evaluate=True, optional=True),
 ])
