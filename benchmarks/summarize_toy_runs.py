@@ -1,4 +1,4 @@
-"""Aggregate toy pipeline runs (``projects/cpsl_lab/tools/run_pipeline.py``) over seeds
+"""Aggregate toy pipeline runs (``tools/run_pipeline.py``) over seeds
 against the README main job's targets.
 
     .venv/bin/python benchmarks/summarize_toy_runs.py work_dirs/toy_ablations/seed{0,1,2}

@@ -152,4 +152,5 @@ def test_spine_stages_are_optional_pipeline_stages_on_the_shared_inputs():
             assert (stage['pseudo_labels'], stage['statistics']) == (
                 stages['cpsl'].get('pseudo_labels'), stages['cpsl'].get('statistics'))
     names = [s['name'] for s in cfg.uda_pipeline.stages]
-    assert names[-2:] == ['oracle', 'analysis']
+    assert names[-3:] == ['oracle', 'analysis', 'export']
+    assert names.index('cpsl_mic') < names.index('oracle')

@@ -1,6 +1,6 @@
-"""The lab's run_pipeline.py end to end on a tiny toy tree: every stage, its config
-file, resumability, and errors that name the bad file without touching finished
-stages."""
+"""tools/run_pipeline.py end to end on the lab's toy pipeline and a tiny toy tree:
+every stage, its config file, resumability, and errors that name the bad file without
+touching finished stages."""
 import json
 import os
 import shutil
@@ -16,7 +16,7 @@ from cpsl_lab.toy_world import ToyConfig, prepare_toy_tree
 CONFIG = 'projects/cpsl_lab/configs/toy/cpsl_deeplabv3plus_r18-tiny_toy-128x64.py'
 PRETRAINED_CONFIG = ('projects/cpsl_lab/configs/toy/'
                      'cpsl_deeplabv3plus_efficientnet-lite0_toy-128x64.py')
-TOOL = 'projects/cpsl_lab/tools/run_pipeline.py'
+TOOL = 'tools/run_pipeline.py'
 TINY = [
     'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
     'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
@@ -145,10 +145,11 @@ def test_offline_stages_rerun_from_their_config_files(finished, tmp_path, run_to
     work, _ = finished
     calibrate = (work / 'calibration' / 'calibrate_batch_norm.log').read_text()
     command = calibrate.splitlines()[0][2:].split()
-    tool = next(i for i, part in enumerate(command) if part.endswith('.py'))
-    assert command[tool + 1] == str(work / 'calibration' / 'config.py')
+    module = command.index('-m') + 1
+    assert command[module] == 'cpsl_mmseg.tools.calibrate_batch_norm'
+    assert command[module + 1] == str(work / 'calibration' / 'config.py')
     command[command.index('--out') + 1] = str(tmp_path / 'calibrated.pth')
-    run_tool(['python', *command[tool:]])
+    run_tool(['python', *command[module - 1:]])
     first = state_dict(work / 'calibration' / 'calibrated.pth')
     again = state_dict(tmp_path / 'calibrated.pth')
     assert all(torch.equal(first[k], again[k]) for k in first)
@@ -174,7 +175,8 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
 
-    from cpsl_lab.pipeline import Pipeline
+    from cpsl_mmseg.pipeline import Pipeline
+    from cpsl_mmseg.pipeline.settings import stage_settings
     init_default_scope('mmseg')
     work, _ = finished
     variant = tmp_path / 'variant.py'
@@ -196,7 +198,7 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
         (run / stage).symlink_to(work / stage)
     data_root = json.loads((work / 'data' / 'stage.json').read_text())['data_root']
     pipe = Pipeline(str(variant), str(run), data_root=data_root)
-    settings = pipe.input_settings(pipe.specs['cpsl'], pipe.config)
+    settings = stage_settings(pipe, pipe.specs['cpsl'], pipe.config)
     cfg = Config.fromfile(pipe.stage_config('cpsl', pipe.config, settings, training=True))
     steps = cfg.train_dataloader.dataset.target.pipeline
     assert [s.type for s in steps][:3] == ['LoadImageFromFile', 'RandomGrayscale',
@@ -328,11 +330,14 @@ def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, r
               '--gpus', '2', '--gpus-per-node', '2', '--cfg-options', *TINY],
              env_extra=env, timeout=900)
     steps = log.read_text().splitlines()
-    tools = {line.split(' :: ')[1].split()[2].rsplit('/', 1)[-1]: line for line in steps}
-    assert '--ntasks=2' in tools['train.py'] and '--launcher slurm' in tools['train.py']
-    assert '-p debug' in tools['train.py'] and '--gres=gpu:2' in tools['train.py']
-    assert '--ntasks=2' in tools['generate_pseudo_labels.py']
-    assert '--ntasks=1' in tools['calibrate_batch_norm.py']
+    tools = {}
+    for line in steps:
+        command = line.split(' :: ')[1].split()
+        tools[command[command.index('-m') + 1].rsplit('.', 1)[-1]] = line
+    assert '--ntasks=2' in tools['train'] and '--launcher slurm' in tools['train']
+    assert '-p debug' in tools['train'] and '--gres=gpu:2' in tools['train']
+    assert '--ntasks=2' in tools['generate_pseudo_labels']
+    assert '--ntasks=1' in tools['calibrate_batch_norm']
     train_log = (work / 'warmup' / 'train.log').read_text()
     assert 'Distributed launcher: slurm' in train_log and 'GPU number: 2' in train_log
     assert len(list((work / 'pseudo_labels').glob('*.npy'))) == 6

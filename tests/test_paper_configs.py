@@ -377,6 +377,9 @@ def test_stage_chain_hands_checkpoints_on(dataset, paper_data, tmp_path,
     assert_finite_losses(runner, ['src.loss_ce', 'loss_adv', 'loss_d'])
     segmentor = _tool('extract_submodel').main(
         [str(warm_ckpt), str(tmp_path / 'segmentor.pth'), '--prefix', 'student.'])
+    extracted = torch.load(segmentor, weights_only=False)['meta']['dataset_meta']
+    assert list(extracted['classes']) == list(  # mmseg's APIs name the classes
+        runner.train_dataloader.dataset.metainfo['classes'])
 
     cpsl_cfg = tiny(f'configs/cpsl/cpsl_deeplabv2_r101_4xb1-90k_{tail}', 'cpsl')
     cpsl_cfg.model.warmup_checkpoint = segmentor

@@ -1,7 +1,7 @@
-"""The plug-in stands alone: ``import cpsl_mmseg`` loads no module of the lab
-(``cpsl_lab``: toy world, smoke data, BN calibration, analysis, pipeline runners) and
-none of the lab's own dependencies; the lab, imported by its configs, registers its
-dataset on top."""
+"""The plug-in stands alone: ``import cpsl_mmseg`` (and its pipeline runner) loads no
+module of the lab (``cpsl_lab``: toy world, smoke data, analysis, the toy stage kinds)
+and none of the lab's own dependencies; the lab, imported by its configs, registers
+its dataset on top, and its stage kinds only when a pipeline config imports them."""
 import json
 import subprocess
 import sys
@@ -22,6 +22,13 @@ def test_import_cpsl_mmseg_loads_no_lab_module():
     assert 'cpsl_mmseg.models.segmentors.cpsl' in modules  # the check sees modules
     leaked = [m for m in modules if m.split('.')[0] in LAB_ONLY]
     assert leaked == []
+    assert 'cpsl_mmseg.pipeline' not in modules  # a tool, not a component
+
+
+def test_the_pipeline_runner_and_its_stage_kinds_load_no_lab_module():
+    modules = imported_after('import cpsl_mmseg.pipeline, cpsl_mmseg.tools.run_pipeline')
+    assert 'cpsl_mmseg.pipeline.stages.export' in modules
+    assert [m for m in modules if m.split('.')[0] in LAB_ONLY] == []
 
 
 def test_the_lab_registers_its_dataset_through_custom_imports():
@@ -34,4 +41,4 @@ def test_the_lab_registers_its_dataset_through_custom_imports():
     assert DATASETS.get('ToyUDADataset') is not None
     modules = imported_after('import cpsl_lab')
     assert 'cpsl_lab.toy_dataset' in modules
-    assert 'cpsl_lab.pipeline' not in modules and 'matplotlib.figure' not in modules
+    assert 'cpsl_lab.pipeline_stages' not in modules and 'matplotlib.figure' not in modules

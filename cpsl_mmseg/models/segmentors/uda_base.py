@@ -21,6 +21,7 @@ Subclasses: :class:`~.mean_teacher.MeanTeacherSelfTraining` (and
 :class:`~.distill.CPSLDistill`.
 """
 import copy
+from abc import ABCMeta
 from typing import List, NamedTuple, Sequence
 
 import torch
@@ -58,9 +59,28 @@ def final_decode_head(segmentor: nn.Module) -> nn.Module:
     return head[-1] if isinstance(head, nn.ModuleList) else head
 
 
-class UDASegmentor(BaseSegmentor):
+class SegmentorSettingsMeta(ABCMeta):
+    """Lets a UDA wrapper take the two keys ``mmseg.apis.init_model`` sets on any model
+    config, ``pretrained`` and ``train_cfg``, whatever its subclass's ``__init__``
+    accepts: ``None`` (what ``init_model`` sets) is dropped, any other value is a
+    setting of the adapted segmentor and goes into its config (``segmentor``)."""
+
+    def __call__(cls, *args, pretrained=None, train_cfg=None, **kwargs):
+        settings = {k: v for k, v in (('pretrained', pretrained), ('train_cfg', train_cfg))
+                    if v is not None}
+        if settings:
+            if 'segmentor' in kwargs:
+                kwargs['segmentor'] = dict(kwargs['segmentor'], **settings)
+            else:
+                args = (dict(args[0], **settings), *args[1:])
+        return super().__call__(*args, **kwargs)
+
+
+class UDASegmentor(BaseSegmentor, metaclass=SegmentorSettingsMeta):
     """One adapted segmentor (``self.student``) with the shared plumbing of the module
-    docstring. Subclasses implement ``loss`` (or ``train_step``).
+    docstring. Subclasses implement ``loss`` (or ``train_step``). Built by
+    ``mmseg.apis.init_model`` too (:class:`SegmentorSettingsMeta`), it predicts with
+    :meth:`inference_network`.
 
     Args:
         segmentor: config of the adapted mmseg segmentor.

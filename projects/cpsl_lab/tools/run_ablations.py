@@ -3,7 +3,7 @@
     python projects/cpsl_lab/tools/run_ablations.py CONFIG --work-dir DIR
         [--seeds 0 1 2] [--data-root DIR] [--only w/o-SL ...]
 
-For every seed this first runs (or reuses) the whole ``run_pipeline.py`` pipeline in
+For every seed this first runs (or reuses) the whole ``tools/run_pipeline.py`` pipeline in
 ``DIR/seed<S>`` — warm-up, P_ST, prototypes, self-training, CPSL — then
 trains one CPSL variant per Table 3 row from the same warm-up, P_ST and prototypes,
 with exactly one switch changed (stage ``ablation_<row>`` of that seed's directory,
@@ -23,7 +23,7 @@ import statistics
 from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
-from cpsl_lab.pipeline import Launcher, Pipeline
+from cpsl_mmseg.pipeline import Launcher, Pipeline
 from mmengine.config import Config, DictAction
 
 # Table 3 rows: the config switches that turn each component off.
@@ -45,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--data-root')
+    parser.add_argument('--data-root', help='rewrite every dataset\'s data_root (see '
+                        'tools/run_pipeline.py --data-root)')
     parser.add_argument('--warmup', default='source_only',
                         choices=('source_only', 'adversarial'),
                         help='warm-up of every seed (see run_pipeline.py)')

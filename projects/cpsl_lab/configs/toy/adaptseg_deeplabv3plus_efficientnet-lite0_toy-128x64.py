@@ -3,7 +3,7 @@
 # with the pretrained segmentor and its optimiser settings.
 _base_ = [
     './adaptseg_deeplabv3plus_r18-tiny_toy-128x64.py',
-    '../_base_/models/deeplabv3plus_efficientnet-lite0.py'
+    '../../../../configs/_base_/models/deeplabv3plus_efficientnet-lite0.py'
 ]
 data_preprocessor = _base_.efficientnet_preprocessor
 model = dict(segmentor=dict(_delete_=True, **_base_.efficientnet_deeplabv3plus))

@@ -5,7 +5,7 @@
 # on this family's configs.
 _base_ = [
     './cpsl_deeplabv3plus_r18-tiny_toy-128x64.py',
-    '../_base_/models/deeplabv3plus_efficientnet-lite0.py'
+    '../../../../configs/_base_/models/deeplabv3plus_efficientnet-lite0.py'
 ]
 data_preprocessor = _base_.efficientnet_preprocessor
 model = dict(segmentor=dict(_delete_=True, **_base_.efficientnet_deeplabv3plus))
@@ -23,7 +23,7 @@ family_stages = [
 ]
 # Optional (--with NAME): the DAFormer and MIC(DAFormer) spines and CPSL on each, from
 # the same calibrated warm-up (and, for CPSL, the same P_ST and prototypes) as the mean
-# teacher and CPSL; inserted before the oracle and the analysis, the last two stages.
+# teacher and CPSL; inserted before the oracle.
 spine_stages = [
     dict(name='daformer', kind='train', label='DAFormer spine', evaluate=True,
          optional=True, network='calibration',
@@ -40,4 +40,6 @@ spine_stages = [
          network='calibration', pseudo_labels='pseudo_labels', statistics='prototypes',
          config=_base_.toy_configs + 'cpsl-mic_deeplabv3plus_efficientnet-lite0_toy-128x64.py'),
 ]
-uda_pipeline = dict(stages=family_stages[:-2] + spine_stages + family_stages[-2:])
+oracle_at = [stage['name'] for stage in family_stages].index('oracle')
+uda_pipeline = dict(
+    stages=family_stages[:oracle_at] + spine_stages + family_stages[oracle_at:])

@@ -1,17 +1,16 @@
-# CPSL on the offline toy domains (README main job: projects/cpsl_lab/tools/
-# run_pipeline.py). The adapted network is the warm-up's DeepLabV3+; the paper's
-# hyperparameters are kept except where the toy scale needs smaller numbers: M = 16
-# pixels per 64x128 crop (of its 16x32 stride-4 feature pixels; the paper's 512 of a
-# 896x512 crop's 7,168 stride-8 pixels is 7 %, 16 of 512 is 3 %), a bank of the
-# paper's 128 images (2,048 rows, 16 iterations of 8 images), and the toy adaptation
-# settings shared with the self-training baseline (../_base_/uda/toy_adaptation.py:
-# lambda2 = 0, EMA decay 0.99 for the teacher and, here, the momentum head, frozen
-# calibrated BN).
+# CPSL on the offline toy domains (README main job: tools/run_pipeline.py). The
+# adapted network is the warm-up's DeepLabV3+; the paper's hyperparameters are kept
+# except where the toy scale needs smaller numbers: M = 16 pixels per 64x128 crop (of
+# its 16x32 stride-4 feature pixels; the paper's 512 of a 896x512 crop's 7,168
+# stride-8 pixels is 7 %, 16 of 512 is 3 %), a bank of the paper's 128 images (2,048
+# rows, 16 iterations of 8 images), and the toy adaptation settings shared with the
+# self-training baseline (configs/_base_/uda/cpu_adaptation.py: lambda2 = 0, EMA decay
+# 0.99 for the teacher and, here, the momentum head, frozen calibrated BN).
 _base_ = [
     '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
     '../_base_/datasets/toy_uda.py', '../../../../configs/_base_/uda/cpsl.py',
-    '../_base_/uda/toy_adaptation.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/toy_adaptation.py'
+    '../../../../configs/_base_/uda/cpu_adaptation.py', '../_base_/default_runtime.py',
+    '../../../../configs/_base_/schedules/cpu_adaptation_300it.py'
 ]
 model = dict(_delete_=True, **_base_.cpsl)
 model.update(
@@ -19,16 +18,16 @@ model.update(
     memory_bank_images=128,
     samples_per_image=16,
     self_labeling_head=dict(_base_.cpsl.self_labeling_head, momentum=0.01),
-    **_base_.toy_adaptation)
+    **_base_.cpu_adaptation)
 optim_wrapper = dict(paramwise_cfg=_base_.cpsl_paramwise_cfg)
 custom_hooks = _base_.cpsl_hooks
 randomness = dict(seed=0)
-# The pipeline around this config (projects/cpsl_lab/tools/run_pipeline.py, the README
-# main job); configs are relative to the repository, no config = this file.
-toy_configs = 'projects/cpsl_lab/configs/toy/'
-uda_pipeline = dict(stages=[
-    dict(name='data', kind='toy_data',
-         prepare='projects/cpsl_lab/tools/prepare_toy_data.py'),
+# The pipeline around this config (tools/run_pipeline.py, the README main job);
+# stage configs sit beside this file, no config = this file. The lab's stage kinds
+# (toy tree, pseudo-label analysis) are registered by importing cpsl_lab.pipeline_stages.
+toy_configs = '{{ fileDirname }}/'
+uda_pipeline = dict(imports=['cpsl_lab.pipeline_stages'], stages=[
+    dict(name='data', kind='toy_data'),
     dict(name='warmup', kind='train', label='source-only', evaluate=True,
          config=toy_configs + 'deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
          # --warmup adversarial: the paper's output-space adversarial warm-up
@@ -51,4 +50,7 @@ uda_pipeline = dict(stages=[
          optional=True,
          config=toy_configs + 'deeplabv3plus_r18-tiny_target-oracle_toy-128x64.py'),
     dict(name='analysis', kind='analysis', runs=('self_training', 'cpsl')),
+    # --with export: the network CPSL validated with, as a plain mmseg model
+    dict(name='export', kind='export', label='CPSL exported', network='cpsl',
+         evaluate=True, optional=True),
 ])

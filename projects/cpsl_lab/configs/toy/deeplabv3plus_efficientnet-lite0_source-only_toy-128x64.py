@@ -6,7 +6,7 @@
 # ResNet-101 is, at SGD 2.5e-4 over 90k iterations; 600 AdamW steps are not that).
 _base_ = [
     './deeplabv3plus_r18-tiny_source-only_toy-128x64.py',
-    '../_base_/models/deeplabv3plus_efficientnet-lite0.py'
+    '../../../../configs/_base_/models/deeplabv3plus_efficientnet-lite0.py'
 ]
 data_preprocessor = _base_.efficientnet_preprocessor
 model = dict(_delete_=True, **_base_.efficientnet_deeplabv3plus)

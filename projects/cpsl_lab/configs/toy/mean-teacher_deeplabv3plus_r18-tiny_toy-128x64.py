@@ -5,11 +5,11 @@ _base_ = [
     '../_base_/models/deeplabv3plus_r18-tiny-d8.py',
     '../_base_/datasets/toy_uda.py',
     '../../../../configs/_base_/uda/mean_teacher.py',
-    '../_base_/uda/toy_adaptation.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/toy_adaptation.py'
+    '../../../../configs/_base_/uda/cpu_adaptation.py', '../_base_/default_runtime.py',
+    '../../../../configs/_base_/schedules/cpu_adaptation_300it.py'
 ]
 model = dict(_delete_=True, **_base_.mean_teacher)
-model.update(segmentor=_base_.model, **_base_.toy_adaptation)
+model.update(segmentor=_base_.model, **_base_.cpu_adaptation)
 train_dataloader = dict(
     dataset=dict(target=dict(pipeline=_base_.self_training_target_pipeline)))
 custom_hooks = _base_.mean_teacher_hooks

@@ -1,7 +1,8 @@
-# What the toy adaptation stages (self-training and CPSL alike) change in the paper's
-# mean-teacher settings, and why. Both were chosen on a development tree, never on the
+# What the CPU-sized adaptation stages (self-training and CPSL alike, 300 iterations:
+# the lab's toy recipe and configs/your_data/) change in the paper's mean-teacher
+# settings, and why. Both were chosen on the lab's toy development tree, never on the
 # reported split; the measurements are in benchmarks/README.md ("Toy pipeline").
-toy_adaptation = dict(
+cpu_adaptation = dict(
     # lambda2 = 0 (paper: 5): on this network trained from scratch the weak/strong
     # consistency term (Eq. 13) stays near 1 nat, so at weight 5 it outweighs the
     # pseudo-label loss and ties the student to the slowly moving teacher.

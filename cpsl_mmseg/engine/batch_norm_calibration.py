@@ -1,17 +1,18 @@
-"""Re-estimating a network's batch-norm statistics on target images (the lab's
-"source-only + target BN" stage).
+"""Re-estimating a network's batch-norm statistics on target images (the pipeline's
+``bn_calibration`` stage, "source-only + target BN"; ``tools/calibrate_batch_norm.py``).
 
 A network trained from scratch with BN layers on the source domain carries
 source-domain running statistics; on a target domain of another appearance they are
 far off. ``recalibrate_batch_norm`` replaces them by the average statistics of target
-batches (weights untouched); adaptation then keeps them with the plug-in's
+batches (weights untouched); adaptation then keeps them with
 ``model.freeze_norm_statistics=True``.
 """
 from typing import Iterable
 
 import torch
-from cpsl_mmseg.models.utils.batch_norm import batch_norm_layers
 from torch import Tensor, nn
+
+from ..models.utils.batch_norm import batch_norm_layers
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from cpsl_mmseg.models.utils.stage_checkpoint import file_digest
+from ..models.utils.stage_checkpoint import file_digest
 
 RECORD = 'stage.json'
 STARTED = 'started.json'

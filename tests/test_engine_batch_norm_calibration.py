@@ -1,9 +1,9 @@
-"""The lab's target BN calibration: statistics re-estimated on target batches."""
+"""Target BN calibration: statistics re-estimated on target batches."""
 import pytest
 import torch
 from torch import nn
 
-from cpsl_lab.batch_norm_calibration import recalibrate_batch_norm
+from cpsl_mmseg.engine.batch_norm_calibration import recalibrate_batch_norm
 
 
 def small_net() -> nn.Module:

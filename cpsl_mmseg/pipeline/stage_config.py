@@ -1,10 +1,12 @@
 """Stage config files: every pipeline stage runs from a config file of its own.
 
 ``DIR/<stage>/config.py`` inherits the stage's config and adds only the keys the
-stage sets (its inputs: data root, warm-up checkpoint, P_ST directory, statistics
-file; the seed; the user's ``--cfg-options``), nested by name::
+stage sets (its inputs: warm-up checkpoint, P_ST directory, statistics file; the
+seed; the user's ``--cfg-options``; with ``--data-root`` every dataset's root; with
+``uda_pipeline.share`` the pipeline config's datasets and segmentor), nested by
+name::
 
-    _base_ = ['/repo/projects/cpsl_lab/configs/toy/cpsl_....py']
+    _base_ = ['/abs/path/configs/cpsl_....py']
     work_dir = '/runs/seed0/cpsl'
     model = {'warmup_checkpoint': '/runs/seed0/calibration/calibrated.pth'}
     custom_hooks = [{'type': 'MeanTeacherHook'},
@@ -16,24 +18,13 @@ transform order or another hook first still gets its inputs. Re-running a stage 
 hand is ``python tools/train.py DIR/<stage>/config.py``.
 """
 import copy
-import os
-import pprint
 from typing import Any, Dict, List, Mapping, Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
+
+from ..utils.config_files import plain, write_config
 
 Settings = Dict[str, Any]
-
-
-def plain(value: Any) -> Any:
-    """``value`` with every ConfigDict / tuple-free nesting turned into builtins."""
-    if isinstance(value, ConfigDict):
-        value = value.to_dict()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def deep_merge(base: Settings, extra: Mapping[str, Any]) -> Settings:
@@ -103,18 +94,7 @@ def option_settings(cfg: Config, options: Mapping[str, Any]) -> Settings:
     return settings
 
 
-def write_stage_config(path: str, base: str, settings: Settings,
-                       header: str) -> str:
+def write_stage_config(path: str, base: str, settings: Settings, header: str) -> str:
     """Write ``path``: ``_base_ = [base]`` (absolute) and one assignment per top-level
     key of ``settings``, after ``header`` (comment lines). Written atomically."""
-    lines = [f'# {line}' if line else '#' for line in header.splitlines()]
-    lines.append(f'_base_ = [{os.path.abspath(base)!r}]')
-    for key, value in settings.items():
-        text = pprint.pformat(plain(value), indent=1, width=88, sort_dicts=False)
-        lines.append(f'{key} = {text}')
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    os.replace(tmp, path)
-    return path
+    return write_config(path, settings, header, base)

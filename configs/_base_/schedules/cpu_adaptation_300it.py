@@ -1,7 +1,8 @@
-# Schedule of the toy adaptation stages (self-training and CPSL): 300 iterations of
-# AdamW at a tenth of the warm-up's rate (the paper's SGD 1e-4 suits a pretrained
-# ResNet-101 at 896x512, not this randomly initialised toy network), poly decay.
-_base_ = ['./toy_schedule.py']
+# Schedule of the CPU-sized adaptation stages (self-training and CPSL; the lab's toy
+# recipe and configs/your_data/): 300 iterations of AdamW at a tenth of the warm-up's
+# rate (the paper's SGD 1e-4 suits a pretrained ResNet-101 at 896x512 over 90k
+# iterations, not a toy network in 300), poly decay.
+_base_ = ['./cpu_warmup_600it.py']
 optimizer = dict(type='AdamW', lr=3e-4, weight_decay=1e-4)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
 max_iters = 300

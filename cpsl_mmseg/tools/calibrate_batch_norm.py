@@ -1,23 +1,24 @@
 """Re-estimate a warm-up checkpoint's BN statistics on the target training images.
 
-    python projects/cpsl_lab/tools/calibrate_batch_norm.py CONFIG WARMUP_CHECKPOINT \
-        --out CALIBRATED.pth
+    python tools/calibrate_batch_norm.py CONFIG WARMUP_CHECKPOINT --out CALIBRATED.pth
 
 The network and the images are those of ``tools/generate_pseudo_labels.py`` (the
 config's segmentor; the target training images, ``train_dataloader.dataset.target``
 of a UDA config or ``target_train_dataset`` of a segmentor config, read whole,
 without augmentation or labels). Only BN running means and variances change
-(averaged over batches of all target images, see ``cpsl_lab/batch_norm_calibration.py``);
-every weight is kept.
-The output is a new checkpoint (written atomically; the input is never
-overwritten) that the pseudo-label, prototype and adaptation stages load in place
-of the warm-up checkpoint. Pair it with ``model.freeze_norm_statistics=True`` so
-that adaptation keeps these statistics. Runs on the GPU when there is one; lower
-``--batch-size`` for large images (e.g. full 2048x1024 Cityscapes frames).
+(averaged over batches of all target images, see
+``cpsl_mmseg/engine/batch_norm_calibration.py``); every weight is kept. The output is
+a new checkpoint (written atomically; the input is never overwritten; the input's
+``meta.dataset_meta``, its classes, kept) that the pseudo-label, prototype and
+adaptation stages load in place of the warm-up checkpoint. Pair it with
+``model.freeze_norm_statistics=True`` so that adaptation keeps these statistics. Runs
+on the GPU when there is one; lower ``--batch-size`` for large images (e.g. full
+2048x1024 Cityscapes frames).
 """
 import argparse
 import os
 import os.path as osp
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -26,12 +27,13 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
 import cpsl_mmseg  # noqa: F401  (registers the plug-in's components)
-from cpsl_lab.batch_norm_calibration import recalibrate_batch_norm
+from cpsl_mmseg.engine.batch_norm_calibration import recalibrate_batch_norm
+from cpsl_mmseg.utils.model_export import checkpoint_meta
 from cpsl_mmseg.utils.offline_inference import (build_target_images, build_warmup_network,
                                                 same_size_batches)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='CPSL (or plain segmentor) config')
     parser.add_argument('checkpoint', help='warm-up model checkpoint')
@@ -39,11 +41,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=16,
                         help='images per forward pass (default: 16)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     if osp.abspath(args.out) == osp.abspath(args.checkpoint):
         raise ValueError(f'--out {args.out} would overwrite the input checkpoint')
     cfg = Config.fromfile(args.config)
@@ -67,9 +69,11 @@ def main() -> None:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     tmp = args.out + '.tmp'
     state_dict = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(calibrated_from=osp.abspath(args.checkpoint),
-                              target_images=len(dataset))), tmp)
+    meta = dict(calibrated_from=osp.abspath(args.checkpoint), target_images=len(dataset))
+    classes = checkpoint_meta(args.checkpoint).get('dataset_meta')  # for mmseg's APIs
+    if classes:
+        meta['dataset_meta'] = classes
+    torch.save(dict(state_dict=state_dict, meta=meta), tmp)
     os.replace(tmp, args.out)
     print(f'\n{num_layers} BN layers recalibrated on {len(dataset)} target '
           f'images: {args.out}')
