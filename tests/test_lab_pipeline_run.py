@@ -75,6 +75,11 @@ def test_every_stage_runs_and_the_summary_is_well_formed(finished):
     table = (work / 'summary.md').read_text()
     assert '| road |' in table and 'CPSL' in table and 'self-training' in table
     assert 'source-only + target BN' in table
+    # the CPSL stage's class balance (its 2 iterations never fill the bank)
+    balance = summary['stages']['cpsl']['class_balance']
+    assert len(balance['bank_over_prior']) == 10 and not balance['bank_full']
+    assert '## Class balance of `cpsl`' in table and 'class_balance' not in \
+        summary['stages']['self_training']
     for figure in ('class_distribution.png', 'training_curves.png',
                    'analysis/cpsl/qualitative.png'):
         assert (work / figure).stat().st_size > 1000, figure

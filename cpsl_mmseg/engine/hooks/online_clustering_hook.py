@@ -34,7 +34,8 @@ class OnlineClusteringHook(Hook):
       (total variation distance from its value when this run started, i.e. after a
       resume from the restored prior), the memory bank's fill and how many classes
       hold rows in it, and every ``bank_log_interval`` iterations the bank's class
-      make-up (share of its rows per rectified label, the classes the Sinkhorn step
+      make-up (and after the last iteration) (share of its rows per rectified label,
+      the classes the Sinkhorn step
       of Eq. 6 clusters) and its class balance: per class, the bank's share over the
       prior's (below 1 the bank cannot give the class the mass Eq. 12 asks for) and
       the precision of the Sinkhorn assignments against the rows' rectified labels
@@ -108,7 +109,9 @@ class OnlineClusteringHook(Hook):
                                                  _finite_min(balance['bank_over_prior']))
                 runner.message_hub.update_scalar('train/sinkhorn_precision_mean',
                                                  _finite_mean(balance['precision']))
-            if self.every_n_train_iters(runner, self.bank_log_interval):
+            # every bank_log_interval iterations, and after the last one
+            if self.every_n_train_iters(runner, self.bank_log_interval) or \
+                    runner.iter + 1 == runner.max_iters:
                 self.log_bank_make_up(runner, shares)
                 if balance is not None:
                     self.log_class_balance(runner, model, balance)

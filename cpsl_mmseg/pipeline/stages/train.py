@@ -1,9 +1,12 @@
 """The ``train`` stage: ``cpsl_mmseg.tools.train`` on the stage's config file, then
 optionally the trained segmentor extracted from its checkpoint and an evaluation."""
 import os.path as osp
+from typing import Dict, List
 
 from mmengine.config import Config
 
+from ...utils.class_balance_report import (class_balance_table, read_class_balance,
+                                           summarize_class_balance)
 from ..kinds import STAGE_KINDS, StageKind
 from ..settings import loads_p_st, stage_settings
 
@@ -47,3 +50,19 @@ class TrainStage(StageKind):
         if spec.evaluate:
             record.update(pipe.evaluate(spec.name, config, checkpoint))
         return record
+
+    def summarize(self, pipe, records: Dict[str, dict], summary: dict,
+                  lines: List[str]) -> None:
+        """For every CPSL training stage: its class balance (the bank's share of each
+        class over the prior's, the Sinkhorn assignments' precision; from the
+        ``class_balance.json`` that ``OnlineClusteringHook`` wrote)."""
+        for stage in records:
+            if pipe.specs[stage].kind != 'train':
+                continue
+            reports = read_class_balance(pipe.train_dir(stage))
+            if not reports:
+                continue
+            balance = summarize_class_balance(reports)
+            summary['stages'][stage]['class_balance'] = balance
+            lines += ['', f'## Class balance of `{stage}`', '']
+            lines += class_balance_table(balance, pipe.specs[stage].title)
