@@ -5,8 +5,9 @@
 # CPSL -> export, each evaluated on your target val folder. CPU example: DeepLabV3+ on
 # the ImageNet-pretrained EfficientNet-Lite0 (weights installed offline) at 128x64,
 # with the lab's toy recipe settings (they differ from the paper's for a 300-iteration
-# CPU schedule: ../_base_/uda/cpu_adaptation.py says how and why): a 16,384-feature
-# bank, M = 16 pixels per crop, the momentum head's EMA decay 0.99.
+# CPU schedule: ../_base_/uda/cpu_adaptation.py says how and why): M = 16 pixels per
+# crop, a bank of the paper's 128 images (2,048 rows), the momentum head's EMA decay
+# 0.99.
 _base_ = [
     '../_base_/models/deeplabv3plus_efficientnet-lite0.py',
     '../_base_/datasets/folders_uda.py', '../_base_/uda/cpsl.py',
@@ -21,7 +22,7 @@ segmentor = dict(
 model = dict(
     _base_.cpsl,
     segmentor=segmentor,
-    memory_bank_size=16384,
+    memory_bank_images=128,
     samples_per_image=16,
     self_labeling_head=dict(_base_.cpsl.self_labeling_head, momentum=0.01),
     **_base_.cpu_adaptation)
