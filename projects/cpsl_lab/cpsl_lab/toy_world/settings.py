@@ -13,7 +13,7 @@ IGNORE_INDEX = 255
 DOMAINS: Tuple[str, ...] = ('source', 'target')
 SPLITS: Tuple[str, ...] = ('train', 'val')
 # Bump whenever a change alters generated pixels: it is part of the recorded settings.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 ROAD, SIDEWALK, BUILDING, FENCE, POLE, SIGN, VEGETATION, SKY, PERSON, CAR = range(10)
 
