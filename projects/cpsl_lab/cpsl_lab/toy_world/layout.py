@@ -105,7 +105,7 @@ def _pole(cv: Canvas, rng: np.random.Generator, x: float, z: float,
     height = rng.uniform(2.5, 4.5)
     shapes = [Shape('pole', POLE, cv.box3d(x - half, x + half, 0.0, height, z))]
     if sign:
-        size = rng.uniform(0.55, 0.8)
+        size = rng.uniform(0.65, 0.9)
         y = rng.uniform(1.7, min(2.6, height - 0.1))
         sx = x - side * (half + size / 2)       # hangs on the road side of the pole
         c0, r0 = cv.project(sx - size / 2, y + size / 2, z)
@@ -155,16 +155,16 @@ def _fence(cv: Canvas, rng: np.random.Generator, x: float) -> List[Shape]:
     between the slats) and, over it, slats, posts and a top rail.
 
     Slats are drawn where one period spans at least 3 px; farther on, where they
-    would alias into noise, the slat material covers the whole fence.
+    would alias into noise, the panel shows between posts and rail.
     """
     z0 = rng.uniform(3.5, 10.0)
     z1 = z0 + rng.uniform(5.0, 25.0)
-    height = rng.uniform(0.7, 1.1)
+    height = rng.uniform(0.8, 1.2)
     mask = cv.side3d(x, 0.0, height, z0, z1)
     z = cv.focal * abs(x) / np.maximum(np.abs(cv.cols - cv.vanish_x), 1e-6)  # (1, W)
     period = rng.uniform(0.25, 0.5)
     px_per_period = period * cv.focal * abs(x) / np.maximum(z, 1e-6) ** 2
-    slats = (np.mod(z / period, 1.0) < 0.55) | (px_per_period < 3.0)
+    slats = (np.mod(z / period, 1.0) < 0.55) & (px_per_period >= 3.0)
     posts = np.mod(z / rng.uniform(2.0, 3.0), 1.0) < 0.08
     rail = cv.side3d(x, height * 0.8, height, z0, z1)
     return [Shape('fence', FENCE, mask),
@@ -209,7 +209,7 @@ def sample_layout(rng: np.random.Generator, style: LayoutStyle, height: int,
         side, a, _w = sides[int(rng.integers(2))]
         sign = bool(rng.random() < style.sign_prob)
         # Sign poles stand nearer: a plate stays >= ~5 px wide (see ToyConfig).
-        z = _log_uniform(rng, z_min + 1.5, 16.0 if sign else 25.0)
+        z = _log_uniform(rng, z_min + 1.5, 14.0 if sign else 25.0)
         objects.append((z, _pole(cv, rng, side * (a + 0.25), z, side, sign)))
     for _ in range(rng.poisson(style.persons)):
         side, a, w = sides[int(rng.integers(2))]

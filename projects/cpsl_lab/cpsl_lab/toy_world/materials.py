@@ -106,8 +106,11 @@ PHOTO_MATERIALS: Dict[str, Tuple[_Material, ...]] = {
               _Material('rocket', (130, 0, 430, 250), scale=(0.5, 1.0))),
     'wheel': (_Material('gravel', (0, 0, 512, 512), ((30, 30, 32),)),),
     # Wood grain is the fence's alone: the panel shows between the slats in shadow.
-    'fence': (_Material('coffee', (450, 0, 600, 400), ((60, 45, 35), (40, 50, 42),
-                                                        (55, 55, 60))),),
+    'fence': (_Material('rocket', (0, 0, 95, 420), ((150, 150, 145), (80, 120, 85)),
+                        (0.5, 1.0)),
+              _Material('rocket', (560, 0, 640, 420), ((150, 150, 145), (80, 120, 85)),
+                        (0.5, 1.0)),
+              _Material('coffee', (450, 0, 600, 400), ((60, 45, 35), (40, 50, 42)))),
     'fence_bar': (_Material('coffee', (450, 0, 600, 400)),
                   _Material('coffee', (450, 0, 600, 400), ((215, 210, 200), (75, 110, 75),
                                                            (140, 140, 135))),),

@@ -72,7 +72,7 @@ def _paint_sign(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
     face = (1 - glyph) * np.array(plate, np.float32) + glyph * np.array(ink, np.float32)
     v = np.abs((np.arange(h)[:, None] + 0.5) / h - 0.5)
     u = np.abs((np.arange(w)[None, :] + 0.5) / w - 0.5)
-    border = (np.hypot(u, v) > 0.36)[..., None]  # a ring on discs, rounded on squares
+    border = (np.hypot(u, v) > 0.32)[..., None]  # a ring on discs, rounded on squares
     return np.where(border, np.array(rim, np.float32), face)
 
 
