@@ -105,8 +105,8 @@ def _pole(cv: Canvas, rng: np.random.Generator, x: float, z: float,
     height = rng.uniform(2.5, 4.5)
     shapes = [Shape('pole', POLE, cv.box3d(x - half, x + half, 0.0, height, z))]
     if sign:
-        size = rng.uniform(0.65, 0.9)
-        y = rng.uniform(1.7, min(2.6, height - 0.1))
+        size = rng.uniform(0.5, 0.7)
+        y = rng.uniform(1.35, 2.0)  # plate centre: near the horizon, not the frame's top
         sx = x - side * (half + size / 2)       # hangs on the road side of the pole
         c0, r0 = cv.project(sx - size / 2, y + size / 2, z)
         c1, r1 = cv.project(sx + size / 2, y - size / 2, z)
