@@ -19,7 +19,8 @@ def read_class_balance(work_dir: str) -> Optional[List[dict]]:
         return json.load(f)
 
 
-def _mean(values: List[float]) -> float:
+def finite_mean(values: List[float]) -> float:
+    """Mean of the finite values (NaN marks a class without a value), NaN if none."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return sum(finite) / len(finite) if finite else float('nan')
 
@@ -34,9 +35,9 @@ def summarize_class_balance(reports: List[dict]) -> dict:
     return dict(
         classes=classes, reports=len(used), bank_full=bool(full),
         prior=used[-1]['prior'],
-        bank_over_prior=[_mean([r['bank_over_prior'][c] for r in used])
+        bank_over_prior=[finite_mean([r['bank_over_prior'][c] for r in used])
                          for c in range(len(classes))],
-        precision=[_mean([r['precision'][c] for r in used]) for c in range(len(classes))])
+        precision=[finite_mean([r['precision'][c] for r in used]) for c in range(len(classes))])
 
 
 def class_balance_table(summary: dict, title: str) -> List[str]:

@@ -14,7 +14,7 @@ from mmengine.logging import print_log
 from mmseg.registry import HOOKS
 
 from ...clustering.diagnostics import bank_over_prior
-from ...utils.class_balance_report import CLASS_BALANCE_FILE
+from ...utils.class_balance_report import CLASS_BALANCE_FILE, finite_mean
 
 from ..initial_statistics import compute_initial_statistics, load_statistics
 from .mean_teacher_hook import unwrap
@@ -108,7 +108,7 @@ class OnlineClusteringHook(Hook):
                 runner.message_hub.update_scalar('train/bank_over_prior_min',
                                                  _finite_min(balance['bank_over_prior']))
                 runner.message_hub.update_scalar('train/sinkhorn_precision_mean',
-                                                 _finite_mean(balance['precision']))
+                                                 finite_mean(balance['precision']))
             # every bank_log_interval iterations, and after the last one
             if self.every_n_train_iters(runner, self.bank_log_interval) or \
                     runner.iter + 1 == runner.max_iters:
@@ -165,7 +165,3 @@ def _finite_min(values: List[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return min(finite) if finite else float('nan')
 
-
-def _finite_mean(values: List[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else float('nan')
