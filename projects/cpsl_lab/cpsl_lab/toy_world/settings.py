@@ -43,7 +43,7 @@ class ToyConfig:
     People wore the foliage's flower and a car's paint and walked on legs of road
     gravel: v3 paints them from photographs no other class uses and draws them
     1.1-1.35 tall (was 1.0-1.25). Signs were plates of median 5-6 px at the top edge
-    of the frame (hung lower, the same plates put twice the pixels inside it), and
+    of the frame (hung lower, the same plates put ~1.5x the pixels inside it), and
     white plates read as sky: v3
     hangs 0.5-0.7-wide plates (was 0.4-0.6) on 23 % of the poles (was 30 %), at
     1.35-2.0 camera heights (was 1.7-2.6) on poles at most 14 away (was 25), with a
