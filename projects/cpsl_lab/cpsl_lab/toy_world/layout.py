@@ -100,13 +100,13 @@ def _tree(cv: Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shap
 
 def _pole(cv: Canvas, rng: np.random.Generator, x: float, z: float,
           side: float, sign: bool) -> List[Shape]:
-    """A thin pole at (x, z), with a small sign on its road side when ``sign``."""
+    """A thin pole at (x, z), with a sign plate on its road side when ``sign``."""
     half = rng.uniform(0.06, 0.09)
     height = rng.uniform(2.5, 4.5)
     shapes = [Shape('pole', POLE, cv.box3d(x - half, x + half, 0.0, height, z))]
     if sign:
-        size = rng.uniform(0.4, 0.6)
-        y = rng.uniform(1.7, min(2.6, height - 0.1))
+        size = rng.uniform(0.5, 0.7)
+        y = rng.uniform(1.35, 2.0)  # plate centre: near the horizon, not the frame's top
         sx = x - side * (half + size / 2)       # hangs on the road side of the pole
         c0, r0 = cv.project(sx - size / 2, y + size / 2, z)
         c1, r1 = cv.project(sx + size / 2, y - size / 2, z)
@@ -120,8 +120,8 @@ def _pole(cv: Canvas, rng: np.random.Generator, x: float, z: float,
 
 def _person(cv: Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape]:
     """Legs, clothed torso and face of a pedestrian standing at (x, z)."""
-    tall = rng.uniform(1.0, 1.25)
-    half = rng.uniform(0.15, 0.2)
+    tall = rng.uniform(1.1, 1.35)
+    half = rng.uniform(0.17, 0.23)
     s = cv.focal / z
     hx, hy = cv.project(x, tall - 0.09, z)
     legs = tall * 0.47
@@ -151,14 +151,24 @@ def _car(cv: Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape
 
 
 def _fence(cv: Canvas, rng: np.random.Generator, x: float) -> List[Shape]:
-    """A low fence in the plane X = x over a random depth range, with bars."""
+    """A fence in the plane X = x over a random depth range: its panel (what shows
+    between the slats) and, over it, slats, posts and a top rail.
+
+    Slats are drawn where one period spans at least 3 px; farther on, where they
+    would alias into noise, the panel shows between posts and rail.
+    """
     z0 = rng.uniform(3.5, 10.0)
     z1 = z0 + rng.uniform(5.0, 25.0)
-    height = rng.uniform(0.5, 0.85)
+    height = rng.uniform(0.8, 1.2)
     mask = cv.side3d(x, 0.0, height, z0, z1)
-    z = cv.focal * abs(x) / np.maximum(np.abs(cv.cols - cv.vanish_x), 1e-6)
-    bars = mask & (np.mod(z / rng.uniform(0.25, 0.5), 1.0) < 0.4)
-    return [Shape('fence', FENCE, mask), Shape('fence_bar', FENCE, bars)]
+    z = cv.focal * abs(x) / np.maximum(np.abs(cv.cols - cv.vanish_x), 1e-6)  # (1, W)
+    period = rng.uniform(0.25, 0.5)
+    px_per_period = period * cv.focal * abs(x) / np.maximum(z, 1e-6) ** 2
+    slats = (np.mod(z / period, 1.0) < 0.55) & (px_per_period >= 3.0)
+    posts = np.mod(z / rng.uniform(2.0, 3.0), 1.0) < 0.08
+    rail = cv.side3d(x, height * 0.8, height, z0, z1)
+    return [Shape('fence', FENCE, mask),
+            Shape('fence_bar', FENCE, mask & (slats | posts | rail))]
 
 
 def _clutter(cv: Canvas, rng: np.random.Generator, x: float, z: float) -> List[Shape]:
@@ -197,8 +207,9 @@ def sample_layout(rng: np.random.Generator, style: LayoutStyle, height: int,
         objects.append((z, _tree(cv, rng, side * (a + w * rng.uniform(0.5, 0.85)), z)))
     for _ in range(rng.poisson(style.poles)):
         side, a, _w = sides[int(rng.integers(2))]
-        z = _log_uniform(rng, z_min + 1.5, 25.0)
         sign = bool(rng.random() < style.sign_prob)
+        # Sign poles stand nearer: a plate stays >= ~5 px wide (see ToyConfig).
+        z = _log_uniform(rng, z_min + 1.5, 14.0 if sign else 25.0)
         objects.append((z, _pole(cv, rng, side * (a + 0.25), z, side, sign)))
     for _ in range(rng.poisson(style.persons)):
         side, a, w = sides[int(rng.integers(2))]

@@ -63,12 +63,17 @@ def _paint_face(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
 
 def _paint_sign(rng: np.random.Generator, bank: Dict[str, np.ndarray], h: int,
                 w: int) -> np.ndarray:
-    """(h, w, 3) a sign plate showing a real handwritten digit."""
+    """(h, w, 3) a rimmed sign plate showing a real handwritten digit."""
     digit = bank['digits'][int(rng.integers(len(bank['digits'])))]
     glyph = cv2.resize(np.pad(digit, 1), (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
-    plate, ink = [((235, 235, 225), (30, 30, 30)), ((235, 200, 50), (25, 25, 25)),
-                  ((40, 80, 175), (240, 240, 240))][int(rng.integers(3))]
-    return (1 - glyph) * np.array(plate, np.float32) + glyph * np.array(ink, np.float32)
+    plate, ink, rim = [((235, 235, 225), (30, 30, 30), (200, 30, 30)),
+                       ((235, 200, 50), (25, 25, 25), (25, 25, 25)),
+                       ((40, 80, 175), (240, 240, 240), (240, 240, 240))][int(rng.integers(3))]
+    face = (1 - glyph) * np.array(plate, np.float32) + glyph * np.array(ink, np.float32)
+    v = np.abs((np.arange(h)[:, None] + 0.5) / h - 0.5)
+    u = np.abs((np.arange(w)[None, :] + 0.5) / w - 0.5)
+    border = (np.hypot(u, v) > 0.32)[..., None]  # a ring on discs, rounded on squares
+    return np.where(border, np.array(rim, np.float32), face)
 
 
 def _paint_target(rng: np.random.Generator, bank: Dict[str, np.ndarray], part: str,
