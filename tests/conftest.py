@@ -314,3 +314,26 @@ def shrink_paper_config():
 def tiny_simclr():
     """``tiny_simclr(cfg, path)``: a student-initialisation file for a tiny KD config."""
     return tiny_simclr_file
+
+
+# --- Running on several cores (pytest-xdist, ``-n N --dist loadgroup``) -------------
+# Module fixtures that run a whole pipeline: every test that uses one is sent to the
+# same worker, which builds it once.
+SHARED_RUNS = ('finished', 'adversarial_on_slurm')
+# xdist starts the groups with the most tests first; among single tests, those of
+# these files (the longest) come first, so that the workers finish together.
+LONGEST_FIRST = ('test_lab_pipeline_run.py', 'test_lab_paper_pipeline.py',
+                 'test_pipeline_your_data.py', 'test_reliability_checkpoints.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = [name for name in SHARED_RUNS if name in item.fixturenames]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f'{item.module.__name__}.{shared[0]}'))
+
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file is kept

@@ -36,16 +36,43 @@ def tiny_toy(tmp_path_factory) -> Path:
     return root
 
 
-def pipeline(run_tool, work, data_root, *extra, **kwargs):
-    return run_tool(['python', TOOL, CONFIG, '--work-dir', work, '--data-root', data_root,
+def pipeline(run_tool, work, data_root, *extra, config=CONFIG, **kwargs):
+    return run_tool(['python', TOOL, config, '--work-dir', work, '--data-root', data_root,
                      *extra, '--cfg-options', *TINY], **kwargs)
+
+
+# The README main job's family (ImageNet-pretrained EfficientNet-Lite0) through every
+# stage, with the oracle and CPSL on the MIC spine (every DAFormer / MIC ingredient on).
+FINISHED = ('--seed', '1', '--with', 'oracle', 'cpsl_mic')
+
+
+def rerun_finished(run_tool, work, data_root, *extra, **kwargs):
+    """The finished run's command again (same config and stages), plus ``extra``."""
+    return pipeline(run_tool, work, data_root, *FINISHED, *extra,
+                    config=PRETRAINED_CONFIG, **kwargs)
 
 
 @pytest.fixture(scope='module')
 def finished(tiny_toy, tmp_path_factory, run_tool):
     work = tmp_path_factory.mktemp('pipeline') / 'run'
-    proc = pipeline(run_tool, work, tiny_toy, '--seed', '1', timeout=900)
+    proc = rerun_finished(run_tool, work, tiny_toy, timeout=900)
     return work, proc
+
+
+@pytest.fixture(scope='module')
+def adversarial_on_slurm(tiny_toy, tmp_path_factory, run_tool):
+    """The from-scratch family up to P_ST with the adversarial warm-up, every tool
+    launched by --launcher slurm through a stand-in srun (tests/fake_slurm/srun) that
+    starts the tasks on this machine with SLURM's variables: (work dir, srun log)."""
+    root = tmp_path_factory.mktemp('slurm')
+    log = root / 'srun.log'
+    env = dict(PATH=f'{Path(__file__).parent / "fake_slurm"}{os.pathsep}'
+                    f'{os.environ["PATH"]}', FAKE_SRUN_LOG=str(log))
+    work = root / 'run'
+    pipeline(run_tool, work, tiny_toy, '--warmup', 'adversarial', '--until',
+             'pseudo_labels', '--launcher', 'slurm', '--partition', 'debug', '--gpus',
+             '2', '--gpus-per-node', '2', env_extra=env, timeout=900)
+    return work, log
 
 
 def state_dict(path) -> dict:
@@ -186,7 +213,7 @@ def test_p_st_directory_found_by_type_after_another_transform(finished, tmp_path
     work, _ = finished
     variant = tmp_path / 'variant.py'
     variant.write_text(
-        f"_base_ = ['{repo_root / CONFIG}']\n"
+        f"_base_ = ['{repo_root / PRETRAINED_CONFIG}']\n"
         "target_pipeline = [\n"
         "    dict(type='LoadImageFromFile'),\n"
         "    dict(type='RandomGrayscale', prob=0.0),\n"
@@ -218,8 +245,8 @@ def test_rerun_skips_completed_stages(finished, tiny_toy, run_tool):
     work, _ = finished
     ckpt = last_checkpoint(work / 'cpsl' / 'train')
     before = ckpt.stat().st_mtime_ns
-    proc = pipeline(run_tool, work, tiny_toy, '--seed', '1')
-    for stage in STAGE_DIRS:
+    proc = rerun_finished(run_tool, work, tiny_toy)
+    for stage in STAGE_DIRS + ('oracle', 'cpsl_mic'):
         assert f'[pipeline] {stage}: complete, skipped' in proc.stdout
     assert ckpt.stat().st_mtime_ns == before
 
@@ -231,7 +258,7 @@ def test_redo_p_st_overwrites_the_maps_and_keeps_what_did_not_change(
     meta = out / 'pseudo_labels_meta.json'
     maps = {p.name: p.read_bytes() for p in out.glob('*.npy')}
     before = meta.stat().st_mtime_ns
-    proc = pipeline(run_tool, work, tiny_toy, '--seed', '1', '--redo', 'pseudo_labels')
+    proc = rerun_finished(run_tool, work, tiny_toy, '--redo', 'pseudo_labels')
     command = (out / 'generate_pseudo_labels.log').read_text().splitlines()[0]
     assert '--overwrite' in command
     assert meta.stat().st_mtime_ns != before
@@ -246,8 +273,8 @@ def test_a_warmup_with_other_results_makes_later_stages_run_again(
     shutil.copytree(finished[0], work, symlinks=True)
     digest = json.loads((work / 'pseudo_labels' / 'pseudo_labels_meta.json').read_text())
     proc = pipeline(run_tool, work, tiny_toy, '--seed', '2', '--redo', 'warmup',
-                    timeout=900)
-    for stage in ('calibration', 'pseudo_labels', 'prototypes', 'self_training', 'cpsl'):
+                    '--until', 'self_training', config=PRETRAINED_CONFIG, timeout=900)
+    for stage in ('calibration', 'pseudo_labels', 'prototypes', 'self_training'):
         assert f'[pipeline] {stage}: inputs changed since it ran' in proc.stdout, stage
     command = (work / 'pseudo_labels' / 'generate_pseudo_labels.log').read_text()
     assert '--overwrite' in command.splitlines()[0]
@@ -266,7 +293,7 @@ def test_missing_pseudo_label_stops_naming_the_file(finished, tiny_toy, run_tool
     victim.unlink()
     try:
         with pytest.raises(AssertionError, match=victim.name):
-            pipeline(run_tool, work, tiny_toy, '--redo', 'prototypes')
+            rerun_finished(run_tool, work, tiny_toy, '--redo', 'prototypes')
         # the failed redo wrote nothing over what earlier runs produced
         assert [p.stat().st_mtime_ns for p in produced] == mtimes
     finally:
@@ -299,9 +326,8 @@ def test_source_image_without_label_is_named(tiny_toy, tmp_path, run_tool):
     assert not (tmp_path / 'w' / 'warmup').exists()
 
 
-def test_adversarial_warmup_hands_its_segmentor_on(tiny_toy, tmp_path, run_tool):
-    work = tmp_path / 'adv'
-    pipeline(run_tool, work, tiny_toy, '--warmup', 'adversarial', timeout=900)
+def test_adversarial_warmup_hands_its_segmentor_on(adversarial_on_slurm):
+    work, _ = adversarial_on_slurm
     full = state_dict(work / 'warmup' / 'train' / 'iter_2.pth')
     assert any(k.startswith('discriminator.') for k in full)
     plain = state_dict(work / 'warmup' / 'segmentor.pth')
@@ -319,24 +345,14 @@ def test_rerun_with_another_warmup_is_refused(finished, tiny_toy, run_tool):
     work, _ = finished
     before = (work / 'warmup' / 'stage.json').read_bytes()
     with pytest.raises(AssertionError, match='--redo warmup'):
-        pipeline(run_tool, work, tiny_toy, '--warmup', 'adversarial')
+        rerun_finished(run_tool, work, tiny_toy, '--warmup', 'adversarial')
     assert (work / 'warmup' / 'stage.json').read_bytes() == before
 
 
-def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, run_tool):
-    """--launcher slurm through a stand-in srun (tests/fake_slurm/srun) that starts the
-    tasks on this machine with SLURM's variables."""
-    log = tmp_path / 'srun.log'
-    env = dict(PATH=f'{Path(__file__).parent / "fake_slurm"}{os.pathsep}'
-                    f'{os.environ["PATH"]}', FAKE_SRUN_LOG=str(log))
-    work = tmp_path / 'slurm'
-    run_tool(['python', TOOL, CONFIG, '--work-dir', work, '--data-root', tiny_toy,
-              '--until', 'pseudo_labels', '--launcher', 'slurm', '--partition', 'debug',
-              '--gpus', '2', '--gpus-per-node', '2', '--cfg-options', *TINY],
-             env_extra=env, timeout=900)
-    steps = log.read_text().splitlines()
+def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(adversarial_on_slurm):
+    work, log = adversarial_on_slurm
     tools = {}
-    for line in steps:
+    for line in log.read_text().splitlines():
         command = line.split(' :: ')[1].split()
         tools[command[command.index('-m') + 1].rsplit('.', 1)[-1]] = line
     assert '--ntasks=2' in tools['train'] and '--launcher slurm' in tools['train']
@@ -348,15 +364,11 @@ def test_slurm_launcher_runs_each_tool_as_an_srun_job_step(tiny_toy, tmp_path, r
     assert len(list((work / 'pseudo_labels').glob('*.npy'))) == 6
 
 
-def test_the_pretrained_family_runs_through_every_stage(tiny_toy, tmp_path, run_tool):
-    """The README main job's family (ImageNet-pretrained EfficientNet-Lite0) through
-    every stage, the oracle and CPSL on the MIC spine (every DAFormer / MIC ingredient
-    on, from the same warm-up, P_ST and prototypes), each training stage on one of that
-    family's configs."""
-    work = tmp_path / 'pretrained'
-    run_tool(['python', TOOL, PRETRAINED_CONFIG, '--work-dir', work, '--data-root',
-              tiny_toy, '--with', 'oracle', 'cpsl_mic', '--cfg-options', *TINY],
-             timeout=900)
+def test_the_pretrained_family_runs_through_every_stage(finished):
+    """The README main job's family through every stage, the oracle and CPSL on the MIC
+    spine (every DAFormer / MIC ingredient on, from the same warm-up, P_ST and
+    prototypes), each training stage on one of that family's configs."""
+    work, _ = finished
     summary = json.loads((work / 'summary.json').read_text())
     for stage in STAGE_DIRS + ('oracle', 'cpsl_mic'):
         assert (work / stage / 'stage.json').is_file(), stage
