@@ -13,4 +13,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Keep BLAS/OpenMP from oversubscribing the cores when tests start subprocesses.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-$(nproc)}" --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}" --dist loadgroup "$@"
