@@ -326,6 +326,7 @@ LONGEST_FIRST = ('test_lab_pipeline_run.py', 'test_lab_paper_pipeline.py',
                  'test_pipeline_your_data.py', 'test_reliability_checkpoints.py')
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         shared = [name for name in SHARED_RUNS if name in item.fixturenames]

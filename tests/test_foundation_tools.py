@@ -149,3 +149,25 @@ def test_prepare_launch_picks_cpu_safe_wrappers():
         model_wrapper_cfg=dict(type='MMSeparateDistributedDataParallel')))
     prepare_launch(named)
     assert named.model_wrapper_cfg.device_ids is None
+
+
+def test_a_config_is_formatted_once_and_written_as_before():
+    """compat item 4: the runner's three pretty_text calls format once; the text is
+    yapf's, and a changed config is formatted again."""
+    from mmengine.config import Config
+    from yapf.yapflib.yapf_api import FormatCode
+
+    from cpsl_mmseg import compat
+    cfg = Config(dict(model=dict(type='CPSL', lambdas=[1.0, 0.1]), seed=7))
+    before = compat._format_code_once.cache_info()
+    text = cfg.pretty_text
+    assert cfg.pretty_text == text
+    after = compat._format_code_once.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    style = dict(based_on_style='pep8', blank_line_before_nested_class_or_def=True,
+                 split_before_expression_after_opening_paren=True)
+    cfg.seed = 8
+    changed = cfg.pretty_text
+    assert 'seed = 8' in changed
+    unformatted = changed.replace('seed = 8', 'seed  =  8')  # yapf undoes the spacing
+    assert FormatCode(unformatted, style_config=style)[0] == changed
