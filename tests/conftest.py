@@ -338,3 +338,18 @@ def pytest_collection_modifyitems(config, items):
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within a file is kept
+
+
+@pytest.fixture(scope='session', autouse=True)
+def xdist_groups_applied(request):
+    """Under --dist loadgroup, every test errors out when the groups were not applied
+    (they vanish silently with pytest >= 9.2 and pytest-xdist 3.8, and each shared
+    pipeline run would then be built on both workers)."""
+    if not getattr(request.config.option, 'loadgroup', False):
+        return
+    lost = [item.nodeid for item in request.session.items
+            if item.get_closest_marker('xdist_group') and '@' not in item.nodeid]
+    if lost:
+        pytest.fail(f'pytest {pytest.__version__} with this pytest-xdist ignores '
+                    f'xdist_group ({lost[0]} has no @group): install '
+                    'requirements/tests.txt (pytest<9.2)', pytrace=False)
