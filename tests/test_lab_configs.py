@@ -154,3 +154,36 @@ def test_spine_stages_are_optional_pipeline_stages_on_the_shared_inputs():
     names = [s['name'] for s in cfg.uda_pipeline.stages]
     assert names[-3:] == ['oracle', 'analysis', 'export']
     assert names.index('cpsl_mic') < names.index('oracle')
+
+
+def test_the_ab_pipeline_adds_one_optional_stage_per_ingredient_and_keeps_the_rest():
+    main = Config.fromfile(str(TOY / f'cpsl_{PRETRAINED}')).uda_pipeline.stages
+    abs_ = Config.fromfile(
+        str(TOY / f'spine-ingredient-abs_{PRETRAINED}')).uda_pipeline.stages
+    added = [s for s in abs_ if s['name'].startswith('ab_')]
+    assert [s for s in abs_ if not s['name'].startswith('ab_')] == main
+    assert sorted(Path(s['config']).name for s in added) == sorted(
+        f'mean-teacher-{name}_{PRETRAINED}' for name in INGREDIENTS)
+    for stage in added:
+        assert stage['optional'] and stage['network'] == 'calibration', stage['name']
+        assert (REPO / stage['config']).is_file()
+
+
+def test_the_schedule_sweep_changes_one_setting_of_an_adaptation_stage():
+    main = {s['name']: s
+            for s in Config.fromfile(str(TOY / f'cpsl_{PRETRAINED}')).uda_pipeline.stages}
+    sweep = Config.fromfile(
+        str(TOY / f'schedule-sweep_{PRETRAINED}')).uda_pipeline.stages
+    added = [s for s in sweep if s['name'].startswith('sched_')]
+    assert [s for s in sweep if not s['name'].startswith('sched_')] == list(main.values())
+    for stage in added:
+        origin, setting = stage['name'][len('sched_'):].rsplit('_', 1)
+        assert stage['optional'] and stage['options'], stage['name']
+        own = ('name', 'label', 'options', 'optional', 'evaluate')
+        assert {k: v for k, v in stage.items() if k not in own} == {
+            k: v for k, v in main[origin].items() if k not in own}
+        if setting == '600it':  # the poly decay ends with the run
+            cfg = Config.fromfile(stage.get('config') or str(TOY / f'cpsl_{PRETRAINED}'))
+            cfg.merge_from_dict(stage['options'])
+            assert cfg.train_cfg.max_iters == cfg.param_scheduler[-1]['end'] == 600
+            assert cfg.param_scheduler[-1]['type'] == 'PolyLR'

@@ -1,0 +1,37 @@
+# The adaptation schedule revisited with the spine ingredients (issue 20, item 5): each
+# adaptation stage of the README main job's pipeline (mean teacher, CPSL, and both on
+# the DAFormer spine) again with one schedule setting changed, as optional stages
+# `sched_<stage>_<setting>` from the same calibrated warm-up, P_ST and prototypes. Run
+# on the development tree, never on the reported one:
+#   python tools/run_pipeline.py THIS_CONFIG --work-dir DIR --data-root data/toy_dev
+#       --with sched_cpsl_lr1e-4 ...
+# The toy schedule it revisits: configs/_base_/schedules/cpu_adaptation_300it.py (300
+# iterations of AdamW at 3e-4, poly decay) and configs/_base_/uda/cpu_adaptation.py
+# (EMA decay 0.99, lambda2 0).
+_base_ = ['./cpsl_deeplabv3plus_efficientnet-lite0_toy-128x64.py']
+schedule_settings = {
+    # a third of the rate
+    'lr1e-4': {'optim_wrapper.optimizer.lr': 1e-4},
+    # DAFormer's and the paper's EMA decay 0.999 instead of 0.99
+    'ema0.999': {'model.teacher_momentum': 0.001},
+    # twice the iterations (the poly decay stretched with them; the spines' linear
+    # warm-up, scheduler 0 of theirs, kept at 12 iterations)
+    '600it': {'train_cfg.max_iters': 600, 'default_hooks.checkpoint.interval': 600},
+    # the paper's consistency weight lambda2 = 5 (Eq. 13; CPSL stages only)
+    'lambda2-5': {'model.loss_consistency.loss_weight': 5.0},
+}
+swept_stages = ('self_training', 'cpsl', 'daformer', 'cpsl_daformer')
+sweep_stages = [
+    dict(stage, name=f'sched_{stage["name"]}_{setting}',
+         label=f'{stage.get("label", stage["name"])}, {setting}', optional=True,
+         evaluate=True,
+         options=dict(options, **({
+             f'param_scheduler.{int("daformer" in stage["name"])}.end': 600}
+             if setting == '600it' else {})))
+    for stage in _base_.uda_pipeline['stages'] if stage['name'] in swept_stages
+    for setting, options in schedule_settings.items()
+    if setting != 'lambda2-5' or stage['name'].startswith('cpsl')
+]
+oracle_at = [stage['name'] for stage in _base_.uda_pipeline['stages']].index('oracle')
+uda_pipeline = dict(stages=_base_.uda_pipeline['stages'][:oracle_at] + sweep_stages +
+                    _base_.uda_pipeline['stages'][oracle_at:])
