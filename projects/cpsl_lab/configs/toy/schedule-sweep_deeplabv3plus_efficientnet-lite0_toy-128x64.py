@@ -1,7 +1,8 @@
 # The adaptation schedule revisited with the spine ingredients (issue 20, item 5): each
-# adaptation stage of the README main job's pipeline (mean teacher, CPSL, and both on
-# the DAFormer spine) again with one schedule setting changed, as optional stages
-# `sched_<stage>_<setting>` from the same calibrated warm-up, P_ST and prototypes. Run
+# adaptation stage of the README main job's pipeline (mean teacher, CPSL, the DAFormer
+# and MIC spines and CPSL on each) again with one schedule setting changed, as
+# optional stages `sched_<stage>_<setting>` from the same calibrated warm-up, P_ST and
+# prototypes. Run
 # on the development tree, never on the reported one:
 #   python tools/run_pipeline.py THIS_CONFIG --work-dir DIR --data-root data/toy_dev
 #       --with sched_cpsl_lr1e-4 ...
@@ -15,18 +16,19 @@ schedule_settings = {
     # DAFormer's and the paper's EMA decay 0.999 instead of 0.99
     'ema0.999': {'model.teacher_momentum': 0.001},
     # twice the iterations (the poly decay stretched with them; the spines' linear
-    # warm-up, scheduler 0 of theirs, kept at 12 iterations)
+    # warm-up, their scheduler 0, kept at 12 iterations)
     '600it': {'train_cfg.max_iters': 600, 'default_hooks.checkpoint.interval': 600},
     # the paper's consistency weight lambda2 = 5 (Eq. 13; CPSL stages only)
     'lambda2-5': {'model.loss_consistency.loss_weight': 5.0},
 }
-swept_stages = ('self_training', 'cpsl', 'daformer', 'cpsl_daformer')
+swept_stages = ('self_training', 'cpsl', 'daformer', 'mic', 'cpsl_daformer', 'cpsl_mic')
 sweep_stages = [
     dict(stage, name=f'sched_{stage["name"]}_{setting}',
          label=f'{stage.get("label", stage["name"])}, {setting}', optional=True,
          evaluate=True,
          options=dict(options, **({
-             f'param_scheduler.{int("daformer" in stage["name"])}.end': 600}
+             f'param_scheduler.{int(stage["name"] not in ("self_training", "cpsl"))}.end':
+             600}
              if setting == '600it' else {})))
     for stage in _base_.uda_pipeline['stages'] if stage['name'] in swept_stages
     for setting, options in schedule_settings.items()
