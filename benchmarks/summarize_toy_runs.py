@@ -8,17 +8,26 @@ seed with mean +- std, the mean IoU of the rarest third of classes (by ground-tr
 pixel share on the target train set), KL(ground truth || pseudo-label class
 distribution), the sum of the stages' wall times (a pipeline resumed in pieces still
 counts every stage once; ``pipeline_wall_time_s`` of a resumed run counts only its
-last piece), and each target as met / not met. Writes nothing.
+last piece), each adaptation stage's validation curve (target-val mIoU at every check,
+from ``DIR/<stage>/train/*/vis_data/scalars.json``) and each target as met / not met:
+the README main job's, and with the spine stages (``--with daformer mic cpsl_daformer
+cpsl_mic``) issue 20's. Writes nothing.
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import statistics
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 STAGES = (('warmup', 'source-only'), ('calibration', 'source-only + target BN'),
           ('self_training', 'self-training'), ('cpsl', 'CPSL'),
+          ('daformer', 'DAFormer spine'), ('mic', 'MIC spine'),
+          ('cpsl_daformer', 'CPSL on DAFormer'), ('cpsl_mic', 'CPSL on MIC'),
           ('oracle', 'target oracle'))
+# Each spine alone and CPSL on it (issue 20's targets).
+SPINES = (('self_training', 'cpsl'), ('daformer', 'cpsl_daformer'), ('mic', 'cpsl_mic'))
+ADAPTATION = ('self_training', 'cpsl', 'daformer', 'mic', 'cpsl_daformer', 'cpsl_mic')
 
 
 def mean_std(values: List[float]) -> str:
@@ -37,6 +46,38 @@ def rarest_third(summary: dict) -> List[str]:
     return [classes[i] for i in order[:max(1, len(classes) // 3)]]
 
 
+def validation_curve(run_dir: str, stage: str) -> List[float]:
+    """Target-val mIoU at each validation of the stage's training, in order."""
+    points: Dict[int, float] = {}
+    for path in sorted(glob.glob(osp.join(run_dir, stage, 'train', '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'mIoU' in record:
+                    points[record['step']] = record['mIoU']
+    return [points[step] for step in sorted(points)]
+
+
+def spine_checks(runs: List[dict], curves: Dict[str, List[List[float]]],
+                 miou: Dict[str, List[float]]) -> List[Tuple[str, bool]]:
+    """Issue 20: the best spine alone (by mean) >= its start + 3 and never below the
+    start at any check; CPSL on it >= the spine + 2 on the mean, ahead on every seed."""
+    spines = [(alone, cpsl) for alone, cpsl in SPINES if alone in miou and cpsl in miou]
+    if len(spines) < 2:
+        return []
+    alone, cpsl = max(spines, key=lambda pair: statistics.mean(miou[pair[0]]))
+    start = miou['calibration']
+    gain = statistics.mean(miou[alone]) - statistics.mean(start)
+    above = all(min(c) >= s for c, s in zip(curves[alone], start) if c)
+    margin = statistics.mean(miou[cpsl]) - statistics.mean(miou[alone])
+    ahead = all(c > a for c, a in zip(miou[cpsl], miou[alone]))
+    return [(f'best spine alone ({alone}, {gain:+.2f}) >= its start + 3 (mean)', gain >= 3),
+            (f'{alone}: validation curve never below the start', above),
+            (f'{cpsl} ({margin:+.2f}) >= {alone} + 2 (mean)', margin >= 2),
+            (f'{cpsl} ahead of {alone} on every seed', ahead)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dirs', nargs='+', help='pipeline work dirs (one per seed)')
@@ -48,6 +89,8 @@ def main() -> None:
     stages = [(k, n) for k, n in STAGES if all(k in r['stages'] for r in runs)]
     miou: Dict[str, List[float]] = {
         k: [r['stages'][k]['mIoU'] for r in runs] for k, _ in stages}
+    curves = {k: [validation_curve(d, k) for d in args.dirs]
+              for k, _ in stages if k in ADAPTATION}
 
     print('| seed | ' + ' | '.join(n for _, n in stages) + ' | stage time sum (min) |')
     print('|---' * (len(stages) + 2) + '|')
@@ -72,6 +115,13 @@ def main() -> None:
           ' / '.join(f'{v:.3f}' for v in kl['self_training']) + ', CPSL ' +
           ' / '.join(f'{v:.3f}' for v in kl['cpsl']))
 
+    print('\nValidation curves (target-val mIoU at every check; start: + target BN):')
+    for k, n in stages:
+        if k in curves:
+            print(f'- {n}: ' + ' | '.join(
+                f'seed {r["seed"]} (start {s:.2f}): ' + ' '.join(f'{v:.1f}' for v in c)
+                for r, s, c in zip(runs, miou['calibration'], curves[k])))
+
     mean = {k: statistics.mean(v) for k, v in miou.items()}
     checks = [
         ('pipeline <= 15 min (every run, sum of stage times)',
@@ -88,6 +138,7 @@ def main() -> None:
     if 'oracle' in mean:
         checks.insert(1, ('source-only <= 70% of oracle (mean)',
                           mean['warmup'] <= 0.7 * mean['oracle']))
+    checks += spine_checks(runs, curves, miou)
     print('\nTargets:')
     for name, ok in checks:
         print(f"- {name}: {'met' if ok else 'NOT met'}")
