@@ -18,8 +18,15 @@ schedule_settings = {
     # twice the iterations (the poly decay stretched with them; the spines' linear
     # warm-up, their scheduler 0, kept at 12 iterations)
     '600it': {'train_cfg.max_iters': 600, 'default_hooks.checkpoint.interval': 600},
-    # the paper's consistency weight lambda2 = 5 (Eq. 13; CPSL stages only)
+    # the spines without the EMA ramp-up min(1 - 1/(t+1), alpha): the decay schedule
+    # that reaches 0.99 only at iteration 99, a third of the toy run
+    'no-ema-rampup': {'model.teacher_momentum_rampup': False},
+    # the paper's consistency weight lambda2 = 5 (Eq. 13)
     'lambda2-5': {'model.loss_consistency.loss_weight': 5.0},
+}
+only_for = {  # settings that exist only in some stages
+    'no-ema-rampup': ('daformer', 'mic', 'cpsl_daformer', 'cpsl_mic'),
+    'lambda2-5': ('cpsl', 'cpsl_daformer', 'cpsl_mic'),
 }
 swept_stages = ('self_training', 'cpsl', 'daformer', 'mic', 'cpsl_daformer', 'cpsl_mic')
 sweep_stages = [
@@ -32,7 +39,7 @@ sweep_stages = [
              if setting == '600it' else {})))
     for stage in _base_.uda_pipeline['stages'] if stage['name'] in swept_stages
     for setting, options in schedule_settings.items()
-    if setting != 'lambda2-5' or stage['name'].startswith('cpsl')
+    if stage['name'] in only_for.get(setting, swept_stages)
 ]
 oracle_at = [stage['name'] for stage in _base_.uda_pipeline['stages']].index('oracle')
 uda_pipeline = dict(stages=_base_.uda_pipeline['stages'][:oracle_at] + sweep_stages +
