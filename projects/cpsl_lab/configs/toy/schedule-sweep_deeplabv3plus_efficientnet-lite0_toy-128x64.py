@@ -2,10 +2,11 @@
 # adaptation stage of the README main job's pipeline (mean teacher, CPSL, the DAFormer
 # and MIC spines and CPSL on each) again with one schedule setting changed, as
 # optional stages `sched_<stage>_<setting>` from the same calibrated warm-up, P_ST and
-# prototypes. Run
-# on the development tree, never on the reported one:
-#   python tools/run_pipeline.py THIS_CONFIG --work-dir DIR --data-root data/toy_dev
+# prototypes. Run on a development tree, never on the reported one:
+#   python tools/run_pipeline.py THIS_CONFIG --work-dir DIR --data-root data/toy_dev_v3s
 #       --with sched_cpsl_lr1e-4 ...
+# (data/toy_dev_v3s: projects/cpsl_lab/tools/prepare_toy_data.py --out data/toy_dev_v3s
+# --seed 1).
 # The toy schedule it revisits: configs/_base_/schedules/cpu_adaptation_300it.py (300
 # iterations of AdamW at 3e-4, poly decay) and configs/_base_/uda/cpu_adaptation.py
 # (EMA decay 0.99, lambda2 0).
@@ -15,8 +16,8 @@ schedule_settings = {
     'lr1e-4': {'optim_wrapper.optimizer.lr': 1e-4},
     # DAFormer's and the paper's EMA decay 0.999 instead of 0.99
     'ema0.999': {'model.teacher_momentum': 0.001},
-    # twice the iterations (the poly decay stretched with them; the spines' linear
-    # warm-up, their scheduler 0, kept at 12 iterations)
+    # twice the iterations (the poly decay stretched with them: scheduler 0 of the mean
+    # teacher and CPSL, 1 of the spines, whose linear warm-up stays at 12 iterations)
     '600it': {'train_cfg.max_iters': 600, 'default_hooks.checkpoint.interval': 600},
     # the spines without the EMA ramp-up min(1 - 1/(t+1), alpha): the decay schedule
     # that reaches 0.99 only at iteration 99, a third of the toy run
