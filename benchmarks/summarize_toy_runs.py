@@ -9,16 +9,18 @@ pixel share on the target train set), KL(ground truth || pseudo-label class
 distribution), the sum of the stages' wall times (a pipeline resumed in pieces still
 counts every stage once; ``pipeline_wall_time_s`` of a resumed run counts only its
 last piece), each adaptation stage's validation curve (target-val mIoU at every check,
-from ``DIR/<stage>/train/*/vis_data/scalars.json``) and each target as met / not met:
+from the newest ``DIR/<stage>/train/*/vis_data/scalars.json``, as
+``training_curves.png`` draws it) and each target as met / not met:
 the README main job's, and with the spine stages (``--with daformer mic cpsl_daformer
 cpsl_mic``) issue 20's. Writes nothing.
 """
 import argparse
-import glob
 import json
 import os.path as osp
 import statistics
 from typing import Dict, List, Tuple
+
+from cpsl_lab.analysis.figures import read_scalars
 
 STAGES = (('warmup', 'source-only'), ('calibration', 'source-only + target BN'),
           ('self_training', 'self-training'), ('cpsl', 'CPSL'),
@@ -27,7 +29,7 @@ STAGES = (('warmup', 'source-only'), ('calibration', 'source-only + target BN'),
           ('oracle', 'target oracle'))
 # Each spine alone and CPSL on it (issue 20's targets).
 SPINES = (('self_training', 'cpsl'), ('daformer', 'cpsl_daformer'), ('mic', 'cpsl_mic'))
-ADAPTATION = ('self_training', 'cpsl', 'daformer', 'mic', 'cpsl_daformer', 'cpsl_mic')
+ADAPTATION = tuple(stage for pair in SPINES for stage in pair)
 
 
 def mean_std(values: List[float]) -> str:
@@ -48,15 +50,8 @@ def rarest_third(summary: dict) -> List[str]:
 
 def validation_curve(run_dir: str, stage: str) -> List[float]:
     """Target-val mIoU at each validation of the stage's training, in order."""
-    points: Dict[int, float] = {}
-    for path in sorted(glob.glob(osp.join(run_dir, stage, 'train', '*', 'vis_data',
-                                          'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'mIoU' in record:
-                    points[record['step']] = record['mIoU']
-    return [points[step] for step in sorted(points)]
+    return [r['mIoU'] for r in read_scalars(osp.join(run_dir, stage, 'train'))
+            if 'mIoU' in r]
 
 
 def spine_checks(runs: List[dict], curves: Dict[str, List[List[float]]],
