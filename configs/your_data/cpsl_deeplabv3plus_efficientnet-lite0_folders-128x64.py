@@ -6,8 +6,8 @@
 # the ImageNet-pretrained EfficientNet-Lite0 (weights installed offline) at 128x64,
 # with the lab's toy recipe settings (they differ from the paper's for a 300-iteration
 # CPU schedule: ../_base_/uda/cpu_adaptation.py says how and why): M = 16 pixels per
-# crop, a bank of the paper's 128 images (2,048 rows), the momentum head's EMA decay
-# 0.99.
+# crop, a bank of the paper's 128 images (2,048 rows), the teacher's EMA decay 0.999
+# (the pretrained family's, as the paper) and the momentum head's 0.99.
 _base_ = [
     '../_base_/models/deeplabv3plus_efficientnet-lite0.py',
     '../_base_/datasets/folders_uda.py', '../_base_/uda/cpsl.py',
@@ -25,7 +25,7 @@ model = dict(
     memory_bank_images=128,
     samples_per_image=16,
     self_labeling_head=dict(_base_.cpsl.self_labeling_head, momentum=0.01),
-    **_base_.cpu_adaptation)
+    **_base_.pretrained_cpu_adaptation)
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys=dict(
     _base_.cpsl_paramwise_cfg.custom_keys, **{'student.backbone': dict(lr_mult=0.1)})))
 custom_hooks = _base_.cpsl_hooks

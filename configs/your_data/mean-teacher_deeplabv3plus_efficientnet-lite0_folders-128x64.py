@@ -12,7 +12,7 @@ segmentor = dict(
     _base_.efficientnet_deeplabv3plus,
     decode_head=dict(_base_.efficientnet_deeplabv3plus['decode_head'],
                      num_classes=len(_base_.classes)))
-model = dict(_base_.mean_teacher, segmentor=segmentor, **_base_.cpu_adaptation)
+model = dict(_base_.mean_teacher, segmentor=segmentor, **_base_.pretrained_cpu_adaptation)
 train_dataloader = dict(
     dataset=dict(target=dict(pipeline=_base_.self_training_target_pipeline)))
 optim_wrapper = dict(

@@ -8,7 +8,10 @@ _base_ = [
     '../../../../configs/_base_/models/deeplabv3plus_efficientnet-lite0.py'
 ]
 data_preprocessor = _base_.efficientnet_preprocessor
-model = dict(segmentor=dict(_delete_=True, **_base_.efficientnet_deeplabv3plus))
+# The pretrained family's EMA decay 0.999 (../../../../configs/_base_/uda/cpu_adaptation.py
+# says why it differs from the from-scratch family's 0.99).
+model = dict(segmentor=dict(_delete_=True, **_base_.efficientnet_deeplabv3plus),
+             **_base_.pretrained_cpu_adaptation)
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'student.backbone': dict(lr_mult=0.1)}))
 # The from-scratch pipeline's stages, each config (and variant config) of this family.

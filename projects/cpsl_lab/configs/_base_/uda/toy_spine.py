@@ -14,7 +14,8 @@ toy_dacs_augmentation = dict(mix_augmentation=_base_.dacs_augmentation)
 # 0.968 as DAFormer; no rows at weight 0 (the toy has no ego car and no rectification
 # border at the top and bottom of its crops).
 toy_quality_weighting = dict(pseudo_label_weighting=dict(threshold=0.968))
-# The ramp-up towards the toy's EMA decay 0.99 (DAFormer: 0.999; configs/_base_/uda/cpu_adaptation.py).
+# The ramp-up towards the pretrained family's EMA decay 0.999, as DAFormer's
+# (configs/_base_/uda/cpu_adaptation.py).
 toy_ema_rampup = dict(teacher_momentum_rampup=True)
 # The toy's thing classes: traffic sign (5), person (8), car (9). Majority share 0.5
 # instead of 0.75: the distance is taken on the last backbone stage at stride 16, whose
