@@ -37,8 +37,15 @@ def mean_std(values: List[float]) -> str:
     return f'{statistics.mean(values):.2f} +- {std:.2f}'
 
 
-def stage_minutes(summary: dict) -> float:
-    return sum(r['wall_time_s'] for r in summary['stages'].values()) / 60
+# The stages of the README main job (no --with): the time target counts these only,
+# not the optional ones (oracle, spines, A/Bs, sweeps) a run may also hold.
+MAIN_JOB = ('data', 'warmup', 'calibration', 'pseudo_labels', 'prototypes',
+            'self_training', 'cpsl', 'analysis')
+
+
+def main_job_minutes(summary: dict) -> float:
+    return sum(record['wall_time_s'] for stage, record in summary['stages'].items()
+               if stage in MAIN_JOB) / 60
 
 
 def rarest_third(summary: dict) -> List[str]:
@@ -87,12 +94,12 @@ def main() -> None:
     curves = {k: [validation_curve(d, k) for d in args.dirs]
               for k, _ in stages if k in ADAPTATION}
 
-    print('| seed | ' + ' | '.join(n for _, n in stages) + ' | stage time sum (min) |')
+    print('| seed | ' + ' | '.join(n for _, n in stages) + ' | main job stages (min) |')
     print('|---' * (len(stages) + 2) + '|')
     for r in runs:
         print(f"| {r['seed']} | " + ' | '.join(
             f"{r['stages'][k]['mIoU']:.2f}" for k, _ in stages) +
-            f' | {stage_minutes(r):.1f} |')
+            f' | {main_job_minutes(r):.1f} |')
     print('| mean +- std | ' + ' | '.join(mean_std(miou[k]) for k, _ in stages)
           + ' | |')
 
@@ -119,8 +126,8 @@ def main() -> None:
 
     mean = {k: statistics.mean(v) for k, v in miou.items()}
     checks = [
-        ('pipeline <= 15 min (every run, sum of stage times)',
-         all(stage_minutes(r) <= 15 for r in runs)),
+        ('main job <= 15 min (every run, sum of its stage times)',
+         all(main_job_minutes(r) <= 15 for r in runs)),
         ('CPSL >= self-training + 3 (mean)',
          mean['cpsl'] >= mean['self_training'] + 3),
         ('CPSL >= source-only + 10 (mean)', mean['cpsl'] >= mean['warmup'] + 10),

@@ -44,3 +44,9 @@ def test_the_best_spine_is_judged_against_its_start_its_curve_and_cpsl_on_it(tmp
     checks = dict(summarize.spine_checks(runs, curves, mious))
     assert list(checks.values()) == [True, False, False, True]  # MIC +3.5, dips, +1.75
     assert 'best spine alone (mic, +3.50)' in list(checks)[0]
+
+
+def test_the_main_job_time_leaves_out_the_optional_stages():
+    stages = ('warmup', 'calibration', 'cpsl', 'oracle', 'mic', 'sched_cpsl_ema0.99')
+    summary = dict(stages={stage: dict(wall_time_s=60.0) for stage in stages})
+    assert summarize.main_job_minutes(summary) == 3.0
