@@ -21,7 +21,7 @@ schedule_settings = {
     # 12 iterations): twice the adaptation stages' 300, half the oracle's 1,200
     '600it': {'train_cfg.max_iters': 600, 'default_hooks.checkpoint.interval': 600},
     # the spines without the EMA ramp-up min(1 - 1/(t+1), alpha): the decay schedule
-    # that reaches 0.99 only at iteration 99, a third of the toy run
+    # that reaches alpha = 0.999 only at iteration 999, after the toy run's end
     'no-ema-rampup': {'model.teacher_momentum_rampup': False},
     # the paper's consistency weight lambda2 = 5 (Eq. 13)
     'lambda2-5': {'model.loss_consistency.loss_weight': 5.0},
