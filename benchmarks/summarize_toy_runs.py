@@ -6,7 +6,8 @@ against the README main job's targets.
 Reads each ``DIR/summary.json`` and prints markdown: target-val mIoU per stage and
 seed with mean +- std, the mean IoU of the rarest third of classes (by ground-truth
 pixel share on the target train set), KL(ground truth || pseudo-label class
-distribution), the sum of the stages' wall times (a pipeline resumed in pieces still
+distribution), the sum of the main job's stage wall times (the optional stages left
+out; a pipeline resumed in pieces still
 counts every stage once; ``pipeline_wall_time_s`` of a resumed run counts only its
 last piece), each adaptation stage's validation curve (target-val mIoU at every check,
 from the newest ``DIR/<stage>/train/*/vis_data/scalars.json``, as
