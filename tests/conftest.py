@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root and generated smoke data."""
 import copy
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,16 @@ from mmseg.registry import MODELS
 from cpsl_mmseg.datasets.pseudo_label_io import pseudo_label_path, save_soft_pseudo_label
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def seeded_global_generators() -> None:
+    """Every test starts from the same global random state, whichever tests the
+    pytest-xdist worker ran before it: a statistical assertion then sees the same
+    draws on every run instead of a different sample each time."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture(scope='session')
