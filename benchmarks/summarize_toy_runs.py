@@ -8,11 +8,11 @@ seed with mean +- std, the mean IoU of the rarest third of classes (by ground-tr
 pixel share on the target train set), KL(ground truth || pseudo-label class
 distribution), the sum of the main job's stage wall times (the optional stages left
 out; a pipeline resumed in pieces still counts every stage once;
-``pipeline_wall_time_s`` of a resumed run counts only its last piece), each adaptation stage's validation curve (target-val mIoU at every check,
-from the newest ``DIR/<stage>/train/*/vis_data/scalars.json``, as
-``training_curves.png`` draws it) and each target as met / not met:
-the README main job's, and with the spine stages (``--with daformer mic cpsl_daformer
-cpsl_mic``) issue 20's. Writes nothing.
+``pipeline_wall_time_s`` of a resumed run counts only its last piece), each
+adaptation stage's validation curve (target-val mIoU at every check, from the newest
+``DIR/<stage>/train/*/vis_data/scalars.json``, as ``training_curves.png`` draws it)
+and each target as met / not met: the README main job's, and with the spine stages
+(``--with daformer mic cpsl_daformer cpsl_mic``) issue 20's. Writes nothing.
 """
 import argparse
 import json
